@@ -136,8 +136,11 @@ def check_grad(y: Node, xs: Sequence[Node], feeds: dict | None = None, *,
     from graphnn.graph import Graph
 
     rng = np.random.default_rng(seed)
-    feeds = {k: _as_float64(v) for k, v in (feeds or {}).items()}
-    params = [n for n in _ancestors(y) if n.kind == "parameter"]
+    nodes = _ancestors(y)
+    inputs = {n.name for n in nodes if n.kind == "input"}
+    feeds = {k: _as_float64(v) for k, v in (feeds or {}).items()
+             if (k if isinstance(k, str) else k.name) in inputs}
+    params = [n for n in nodes if n.kind == "parameter"]
     saved = {p: p.value for p in params}
     try:
         for p in params:

@@ -400,7 +400,13 @@ def _normalize_dx(g, n):
 
 def _pick_dx(g, n): return unpick(g, n.inputs[1], n.inputs[0])
 def _unpick_dg(g, n): return pick(g, n.inputs[1])
-def _broadcast_like_dg(g, n): return sum(g, axis=n.attrs.get("axis"), keepdims=n.attrs.get("keepdims", False))
+def _broadcast_like_dg(g, n):
+    axis = n.attrs.get("axis")
+    if axis is None:  # a plain broadcast: sum back over whatever was stretched
+        return sum_like(g, n.inputs[0])
+    return sum(g, axis=axis, keepdims=n.attrs.get("keepdims", False))
+
+
 def _sum_like_dg(g, n): return broadcast_like(g, n.inputs[0])
 def _gate_dg(g, n): return gate(g, n.inputs[1], n.inputs[2], strict=n.attrs.get("strict", True))
 
