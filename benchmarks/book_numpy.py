@@ -4,30 +4,19 @@ A small, hand-written re-implementation of the nnfs.io toolbox (layers,
 activations, losses, optimizers).  It follows the book's formulas *and*
 operation order, so that under ``nnfs.init()`` it reproduces the book's
 printed numbers bit for bit and can serve as an oracle for graphnn.
-
-Everything works on plain numpy arrays; nothing here is imported by graphnn.
 """
 import numpy as np
 
-__all__ = [
-    'Layer_Dense', 'Layer_Dropout',
-    'Activation_ReLU', 'Activation_Softmax', 'Activation_Sigmoid',
-    'Activation_Linear',
-    'Loss', 'Loss_CategoricalCrossentropy',
-    'Activation_Softmax_Loss_CategoricalCrossentropy',
-    'Loss_BinaryCrossentropy', 'Loss_MeanSquaredError',
-    'Loss_MeanAbsoluteError',
-    'Optimizer_SGD', 'Optimizer_Adagrad', 'Optimizer_RMSprop',
-    'Optimizer_Adam',
-    'train_chapter10',
-]
 
+def _l1_sign(a):
+    """The book's L1 derivative: ones_like(a), with -1 where a < 0."""
+    sign = np.ones_like(a)
+    sign[a < 0] = -1
+    return sign
 
-# --------------------------------------------------------------------- layers
 
 class Layer_Dense:
     """Fully connected layer with optional L1/L2 penalties."""
-
     def __init__(self, n_inputs, n_neurons,
                  weight_regularizer_l1=0, weight_regularizer_l2=0,
                  bias_regularizer_l1=0, bias_regularizer_l2=0,
@@ -49,15 +38,11 @@ class Layer_Dense:
         self.dbiases = np.sum(dvalues, axis=0, keepdims=True)
         # Regularization terms, in the book's order: weights L1, L2, biases L1, L2.
         if self.weight_regularizer_l1 > 0:
-            sign = np.ones_like(self.weights)
-            sign[self.weights < 0] = -1
-            self.dweights += self.weight_regularizer_l1 * sign
+            self.dweights += self.weight_regularizer_l1 * _l1_sign(self.weights)
         if self.weight_regularizer_l2 > 0:
             self.dweights += 2 * self.weight_regularizer_l2 * self.weights
         if self.bias_regularizer_l1 > 0:
-            sign = np.ones_like(self.biases)
-            sign[self.biases < 0] = -1
-            self.dbiases += self.bias_regularizer_l1 * sign
+            self.dbiases += self.bias_regularizer_l1 * _l1_sign(self.biases)
         if self.bias_regularizer_l2 > 0:
             self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
         self.dinputs = np.dot(dvalues, self.weights.T)
@@ -65,7 +50,6 @@ class Layer_Dense:
 
 class Layer_Dropout:
     """Inverted dropout; ``rate`` is the fraction of units dropped."""
-
     def __init__(self, rate):
         self.rate = 1 - rate  # stored as the keep probability, like the book
 
@@ -82,11 +66,8 @@ class Layer_Dropout:
         self.dinputs = dvalues * self.binary_mask
 
 
-# ---------------------------------------------------------------- activations
-
 class Activation_ReLU:
     """max(0, x)."""
-
     def forward(self, inputs, training=True):
         self.inputs = inputs
         self.output = np.maximum(0, inputs)
@@ -98,7 +79,6 @@ class Activation_ReLU:
 
 class Activation_Softmax:
     """Row-wise softmax; backward uses the full per-sample Jacobian."""
-
     def forward(self, inputs, training=True):
         self.inputs = inputs
         exps = np.exp(inputs - np.max(inputs, axis=1, keepdims=True))
@@ -114,7 +94,6 @@ class Activation_Softmax:
 
 class Activation_Sigmoid:
     """1 / (1 + exp(-x))."""
-
     def forward(self, inputs, training=True):
         self.inputs = inputs
         self.output = 1 / (1 + np.exp(-inputs))
@@ -125,7 +104,6 @@ class Activation_Sigmoid:
 
 class Activation_Linear:
     """Identity (regression output)."""
-
     def forward(self, inputs, training=True):
         self.inputs = inputs
         self.output = inputs
@@ -134,11 +112,8 @@ class Activation_Linear:
         self.dinputs = dvalues.copy()
 
 
-# --------------------------------------------------------------------- losses
-
 class Loss:
     """Base class: mean of per-sample losses, plus layer penalties."""
-
     def regularization_loss(self, layer):
         total = 0
         if layer.weight_regularizer_l1 > 0:
@@ -158,7 +133,6 @@ class Loss:
 
 class Loss_CategoricalCrossentropy(Loss):
     """-log(p[correct class]); targets sparse (n,) or one-hot (n, k)."""
-
     def forward(self, y_pred, y_true):
         samples = len(y_pred)
         clipped = np.clip(y_pred, 1e-7, 1 - 1e-7)
@@ -179,7 +153,6 @@ class Loss_CategoricalCrossentropy(Loss):
 
 class Activation_Softmax_Loss_CategoricalCrossentropy:
     """Softmax + CCE fused, with the cheap combined gradient."""
-
     def __init__(self):
         self.activation = Activation_Softmax()
         self.loss = Loss_CategoricalCrossentropy()
@@ -200,7 +173,6 @@ class Activation_Softmax_Loss_CategoricalCrossentropy:
 
 class Loss_BinaryCrossentropy(Loss):
     """Per-output logistic loss, averaged over outputs."""
-
     def forward(self, y_pred, y_true):
         clipped = np.clip(y_pred, 1e-7, 1 - 1e-7)
         losses = -(y_true * np.log(clipped) + (1 - y_true) * np.log(1 - clipped))
@@ -216,7 +188,6 @@ class Loss_BinaryCrossentropy(Loss):
 
 class Loss_MeanSquaredError(Loss):
     """L2 loss."""
-
     def forward(self, y_pred, y_true):
         return np.mean((y_true - y_pred) ** 2, axis=-1)
 
@@ -228,8 +199,8 @@ class Loss_MeanSquaredError(Loss):
 
 
 class Loss_MeanAbsoluteError(Loss):
-    """L1 loss."""
-
+    """L1 loss.  Backward keeps the book's sign(y_true - y_pred), which is
+    the negative of the true derivative; kept as-is for parity."""
     def forward(self, y_pred, y_true):
         return np.mean(np.abs(y_true - y_pred), axis=-1)
 
@@ -240,11 +211,8 @@ class Loss_MeanAbsoluteError(Loss):
         self.dinputs = self.dinputs / samples
 
 
-# ----------------------------------------------------------------- optimizers
-
 class _Optimizer:
     """Shared learning-rate decay and iteration counting."""
-
     def __init__(self, learning_rate, decay):
         self.learning_rate = learning_rate
         self.current_learning_rate = learning_rate
@@ -259,10 +227,15 @@ class _Optimizer:
     def post_update_params(self):
         self.iterations += 1
 
+    def _cache_step(self, layer):
+        """Adagrad/RMSprop step: p += -lr * grad / (sqrt(cache) + eps)."""
+        lr = self.current_learning_rate
+        layer.weights += -lr * layer.dweights / (np.sqrt(layer.weight_cache) + self.epsilon)
+        layer.biases += -lr * layer.dbiases / (np.sqrt(layer.bias_cache) + self.epsilon)
+
 
 class Optimizer_SGD(_Optimizer):
     """Plain SGD, optionally with momentum."""
-
     def __init__(self, learning_rate=1., decay=0., momentum=0.):
         super().__init__(learning_rate, decay)
         self.momentum = momentum
@@ -286,7 +259,6 @@ class Optimizer_SGD(_Optimizer):
 
 class Optimizer_Adagrad(_Optimizer):
     """Per-parameter rate scaled by the running sum of squared grads."""
-
     def __init__(self, learning_rate=1., decay=0., epsilon=1e-7):
         super().__init__(learning_rate, decay)
         self.epsilon = epsilon
@@ -297,14 +269,11 @@ class Optimizer_Adagrad(_Optimizer):
             layer.bias_cache = np.zeros_like(layer.biases)
         layer.weight_cache += layer.dweights ** 2
         layer.bias_cache += layer.dbiases ** 2
-        lr = self.current_learning_rate
-        layer.weights += -lr * layer.dweights / (np.sqrt(layer.weight_cache) + self.epsilon)
-        layer.biases += -lr * layer.dbiases / (np.sqrt(layer.bias_cache) + self.epsilon)
+        self._cache_step(layer)
 
 
 class Optimizer_RMSprop(_Optimizer):
     """Adagrad with an exponential moving average of squared grads."""
-
     def __init__(self, learning_rate=0.001, decay=0., epsilon=1e-7, rho=0.9):
         super().__init__(learning_rate, decay)
         self.epsilon = epsilon
@@ -317,14 +286,11 @@ class Optimizer_RMSprop(_Optimizer):
         rho = self.rho
         layer.weight_cache = rho * layer.weight_cache + (1 - rho) * layer.dweights ** 2
         layer.bias_cache = rho * layer.bias_cache + (1 - rho) * layer.dbiases ** 2
-        lr = self.current_learning_rate
-        layer.weights += -lr * layer.dweights / (np.sqrt(layer.weight_cache) + self.epsilon)
-        layer.biases += -lr * layer.dbiases / (np.sqrt(layer.bias_cache) + self.epsilon)
+        self._cache_step(layer)
 
 
 class Optimizer_Adam(_Optimizer):
     """Momentum + RMSprop with bias correction."""
-
     def __init__(self, learning_rate=0.001, decay=0., epsilon=1e-7,
                  beta_1=0.9, beta_2=0.999):
         super().__init__(learning_rate, decay)
@@ -352,8 +318,6 @@ class Optimizer_Adam(_Optimizer):
         layer.biases += -lr * b_mom / (np.sqrt(b_cache) + self.epsilon)
 
 
-# ------------------------------------------------------------- book scenario
-
 def train_chapter10(epochs=10001, print_every=100, out=print):
     """Chapter 10's Adam run on spiral data (call ``nnfs.init()`` first).
 
@@ -375,19 +339,16 @@ def train_chapter10(epochs=10001, print_every=100, out=print):
         activation1.forward(dense1.output)
         dense2.forward(activation1.output)
         loss = loss_activation.forward(dense2.output, y)
-
         predictions = np.argmax(loss_activation.output, axis=1)
         accuracy = np.mean(predictions == y)
         if not epoch % print_every:
             last_line = (f'epoch: {epoch}, acc: {accuracy:.3f}, '
                          f'loss: {loss:.3f}, lr: {optimizer.current_learning_rate}')
             out(last_line)
-
         loss_activation.backward(loss_activation.output, y)
         dense2.backward(loss_activation.dinputs)
         activation1.backward(dense2.dinputs)
         dense1.backward(activation1.dinputs)
-
         optimizer.pre_update_params()
         optimizer.update_params(dense1)
         optimizer.update_params(dense2)

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from graphnn import ops
+from graphnn import ops, rewrite as rewrites
 from graphnn.core import Constant, GraphError, Node, backward_scope, format_shape, scope_path
 
 
@@ -51,13 +51,22 @@ def unbroadcast(g: Node, x: Node, node: Node) -> Node:
 
 
 def grad(y: Node, xs: Node | Sequence[Node], upstream: Node | None = None,
-         allow_unused: bool = False) -> list[Node] | Node:
+         allow_unused: bool = False, rewrite: bool | str = True) -> list[Node] | Node:
     """Gradient nodes of ``y`` with respect to each of ``xs``.
 
     ``y`` must be a scalar unless ``upstream`` (a node of ``y``'s shape) is
     given. A requested node that ``y`` does not depend on is an error, unless
     ``allow_unused=True``, which gives it a zero gradient. A node that ``y``
     depends on only through ``stop_gradient`` gets a zero gradient.
+
+    With ``rewrite=True`` (the default) a mean categorical cross-entropy over
+    a Softmax gets the book's joint gradient ``(softmax - one_hot) / N`` as
+    one node; ``rewrite="strict"`` also zeroes rows the loss clipped, as the
+    plain chain does; ``rewrite=False`` keeps the plain chain (see
+    :mod:`graphnn.rewrite`).
+    A node used several times gets the sum of its uses' gradients, added in
+    the order the uses were created (a layer's data gradient, then its L1,
+    then its L2 penalty, as the book adds them).
 
     >>> grads = grad(loss, graph.params)       # dL/dW1, dL/db1, ...
     """
@@ -81,6 +90,8 @@ def grad(y: Node, xs: Node | Sequence[Node], upstream: Node | None = None,
     for n in order:  # nodes on a path from some x to y
         if n in wanted or any(i in needs for i in n.inputs):
             needs.add(n)
+    mode = rewrites.mode_of(rewrite)
+    shortcuts = rewrites.find(order, wanted) if mode else {}
 
     with backward_scope():
         contributions: dict[Node, list[Node]] = {}
@@ -91,9 +102,13 @@ def grad(y: Node, xs: Node | Sequence[Node], upstream: Node | None = None,
             if n not in needs or n not in contributions:
                 continue
             with scope_path(("grad",) + n.scope):
-                g = _total(contributions.pop(n))
+                g = _total(contributions.pop(n)[::-1])  # uses in creation order
                 grads[n] = g
                 if n.kind != "op":
+                    continue
+                if n in shortcuts:
+                    m = shortcuts[n]
+                    contributions.setdefault(m.logits, []).append(rewrites.joint_gradient(g, m, mode))
                     continue
                 rules = ops.PRIMITIVES[n.op].grads
                 for i, (x, rule) in enumerate(zip(n.inputs, rules)):

@@ -1,4 +1,10 @@
-"""The ``graphnn`` command: ``graphnn demo [--out DIR]``."""
+"""The ``graphnn`` command.
+
+``graphnn demo [--out DIR]`` runs the seed notebook's network and draws it;
+``graphnn render OUT [--values] [--backward] [--depth N] [--legend] [--order]``
+draws the demo network (or a saved model, ``--model PATH``) to ``OUT``, in the
+format its suffix names (.svg, .png, .pdf, .dot, .gv, .json).
+"""
 
 from __future__ import annotations
 
@@ -40,14 +46,86 @@ def demo(out: Path) -> int:
     return 0
 
 
+def spiral_feeds() -> tuple:
+    """The seed notebook's data: ``spiral_data(samples=100, classes=3)`` after ``nnfs.init()``."""
+    import nnfs
+    from nnfs.datasets import spiral_data
+
+    nnfs.init()
+    return spiral_data(samples=100, classes=3)
+
+
+def diagram_inputs(backward: bool, model: Path | None = None):
+    """``(graph, feeds, grads)`` to draw: the demo network, or a saved model on spiral data.
+
+    ``grads`` maps forward nodes to their gradient nodes (None without ``backward``).
+    """
+    import graphnn as gn
+
+    if model is not None:
+        return _saved_model(model)
+    graph, feeds, probs, loss = seed_network()
+    if not backward:
+        return graph, feeds, None
+    grads = gn.gradients(loss)
+    train = gn.Graph([probs, loss, *(grads[p] for p in graph.params)])
+    return train, feeds, grads
+
+
+def _saved_model(path: Path):
+    """A model written by ``Model.save``: its training graph, fed the spiral data."""
+    import graphnn as gn
+
+    if not path.exists():
+        raise SystemExit(f"graphnn render: no such model file: {path}")
+    model = gn.Model.load(path)
+    X, y = spiral_feeds()
+    feeds = {model.input: X.astype(model.input.dtype or X.dtype), model.target: y}
+    return model.graph, feeds, dict(zip(model.params, model.grads))
+
+
+def render_command(args: argparse.Namespace) -> int:
+    from graphnn.core import GraphError
+
+    options = {"depth": args.depth, "legend": args.legend, "order": args.order,
+               "rankdir": args.rankdir, "title": args.title, "backward": args.backward}
+    try:
+        graph, feeds, grads = diagram_inputs(args.backward, args.model)
+        if args.values:
+            options.update(values=graph.run(feeds), grads=grads)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        path = graph.render(args.out, **options)
+    except GraphError as error:
+        print(f"graphnn render: {error}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="graphnn", description=__doc__)
+    parser = argparse.ArgumentParser(prog="graphnn", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     run_demo = commands.add_parser("demo", help="run the seed notebook's network and draw it")
     run_demo.add_argument("--out", type=Path, default=Path("."), help="folder for forward.svg")
+    draw = commands.add_parser("render", help="draw the demo network (or a saved model) to a file")
+    draw.add_argument("out", type=Path, help="file to write: .svg, .png, .pdf, .dot, .gv or .json")
+    draw.add_argument("--model", type=Path,
+                      help="a model saved with Model.save, to draw instead of the demo network")
+    draw.add_argument("--values", action="store_true",
+                      help="run on the spiral data; show statistics and health on each node")
+    draw.add_argument("--backward", action="store_true", help="add the gradient (backward) nodes")
+    draw.add_argument("--depth", type=int, help="collapse each layer this deep into one box")
+    draw.add_argument("--legend", action="store_true", help="explain colours and shapes")
+    draw.add_argument("--order", action="store_true", help="number the ops in execution order")
+    draw.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"],
+                      help="layout direction")
+    draw.add_argument("--title", help="caption above the diagram")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(args.out)
+    if args.command == "render":
+        return render_command(args)
     return 2
 
 

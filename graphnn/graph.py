@@ -1,17 +1,21 @@
 """Graph: the nodes an output depends on, ordered once and compiled to a plan.
 
-``Graph(outputs)`` collects every node reachable from ``outputs`` into a
-networkx ``MultiDiGraph`` (one edge per argument, so ``a + a`` has two) and
-orders it topologically once. ``run`` specialises the order to what a fetch
-needs and to the feed's shapes (checking every shape rule on them, so a bad
-feed fails before anything runs), then compiles it into a straight-line Python
-function: one line per node, ``v7 = f7(v3, v5)``. That function is cached and
-reused; there is no per-node dictionary or networkx work in the hot loop.
+``Graph(outputs)`` collects every node reachable from ``outputs`` and orders
+them topologically once (``graph.nx`` gives them as a networkx
+``MultiDiGraph``, one edge per argument, so ``a + a`` has two). ``run``
+specialises the order to what a fetch needs and to the feed's shapes (checking
+every shape rule on them, so a bad feed fails before anything runs), then
+compiles it into a straight-line Python function: one line per node,
+``v7 = f7(v3, v5)``. That function is cached and reused; there is no per-node
+dictionary or networkx work in the hot loop. With ``optimize`` (the default)
+the compiled function merges duplicate nodes, folds constants and reuses
+buffers (:mod:`graphnn.executor`).
 """
 
 from __future__ import annotations
 
 import difflib
+import threading
 from collections.abc import Mapping
 from typing import Any, Callable, Iterable, Iterator
 
@@ -20,6 +24,7 @@ import numpy as np
 
 from graphnn import ops
 from graphnn.core import GraphError, Node, format_shape, unique_name
+from graphnn.executor import Program, _gc_paused, compile_program
 
 
 class Graph:
@@ -31,21 +36,15 @@ class Graph:
     (300, 3)
     """
 
-    def __init__(self, outputs: Node | Iterable[Node]):
+    def __init__(self, outputs: Node | Iterable[Node], *, optimize: bool = True):
+        self.optimize = optimize  # default for run(); see graphnn.executor
         self.outputs: tuple[Node, ...] = (outputs,) if isinstance(outputs, Node) else tuple(outputs)
         if not self.outputs or not all(isinstance(o, Node) for o in self.outputs):
             raise GraphError("Graph needs one or more nodes as outputs")
-        self.nx = nx.MultiDiGraph()
-        stack, seen = list(self.outputs), set(self.outputs)
-        while stack:
-            node = stack.pop()
-            self.nx.add_node(node)
-            for position, inp in enumerate(node.inputs):
-                self.nx.add_edge(inp, node, key=position)
-                if inp not in seen:
-                    seen.add(inp)
-                    stack.append(inp)
-        self.nodes: list[Node] = list(nx.lexicographical_topological_sort(self.nx, key=lambda n: n.serial))
+        self._nx: nx.MultiDiGraph | None = None
+        # Creation order is a topological order (a node is made after its inputs),
+        # the one networkx's lexicographical_topological_sort by serial gives.
+        self.nodes: list[Node] = sorted(_ancestors(self.outputs), key=lambda n: n.serial)
         for node in self.nodes:
             if node.name is None:
                 node.name = unique_name(node.kind)
@@ -59,6 +58,19 @@ class Graph:
         self.inputs: list[Node] = [n for n in self.nodes if n.kind == "input"]
         self._input_position = {n: i for i, n in enumerate(self.inputs)}
         self._plans: dict[tuple, Plan] = {}
+        self._params = [n for n in self.nodes if n.kind == "parameter"]
+
+    @property
+    def nx(self) -> nx.MultiDiGraph:
+        """The graph as a networkx ``MultiDiGraph``, one edge per argument (built on first use)."""
+        if self._nx is None:
+            g = nx.MultiDiGraph()
+            g.add_nodes_from(self.nodes)
+            for node in self.nodes:
+                for position, inp in enumerate(node.inputs):
+                    g.add_edge(inp, node, key=position)
+            self._nx = g
+        return self._nx
 
     @property
     def params(self) -> list[Node]:
@@ -81,25 +93,42 @@ class Graph:
     # ------------------------------------------------------------ running
 
     def run(self, feeds: Mapping | None = None, fetch: Iterable | Node | str | None = None, *,
-            keep: str = "all", hook: Callable[[Node, Any], None] | None = None) -> Values:
+            keep: str = "all", hook: Callable[[Node, Any], None] | None = None,
+            check_numerics: bool = False, optimize: bool | None = None) -> Values:
         """Evaluate the graph and return every value computed, by node and by name.
 
         ``feeds`` maps inputs (nodes or names) to arrays. ``fetch`` picks the
         nodes to compute (default: the graph's outputs); only what they need
         runs. ``keep="fetched"`` frees everything else as early as possible.
-        ``hook(node, value)`` is called after each node is computed.
+        ``hook(node, value)`` is called after each node is computed
+        (``gn.Trace()`` records them). ``check_numerics=True`` stops at the
+        first node whose value has NaN or Inf with a ``gn.NumericsError``
+        naming it and its inputs' statistics.
+
+        ``optimize`` (default: the graph's, True) merges duplicate nodes, folds
+        constants and, with ``keep="fetched"``, computes the values it does not
+        return in buffers reused from run to run; results are the same bit for
+        bit (:mod:`graphnn.executor`). A run with a hook is never optimized.
         """
+        if check_numerics:
+            from graphnn.inspection import NumericsCheck
+            hook = NumericsCheck(hook)
         if keep not in ("all", "fetched"):
             raise ValueError("keep must be 'all' or 'fetched'")
         targets = self.outputs if fetch is None else tuple(
             self.node(f) for f in ((fetch,) if isinstance(fetch, (Node, str)) else fetch))
         arrays = self._feed_arrays(feeds or {})
-        key = (targets, keep, hook is not None,
-               tuple((a.shape, a.dtype) if a is not None else None for a in arrays))
+        optimize = self.optimize if optimize is None else optimize
+        # A plan is specialised to the feed's and the parameters' shapes and dtypes.
+        key = (targets, keep, hook is not None, optimize,
+               tuple([None if a is None else (a.shape, a.dtype) for a in arrays]),
+               tuple([(v.shape, v.dtype) for v in [p.value for p in self._params]]))
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = Plan(self, targets, arrays, keep, hook is not None)
-        return plan.execute(arrays, hook)
+            plan = self._plans[key] = Plan(self, targets, arrays, keep, hook is not None, optimize)
+        values = plan.execute(arrays, hook)
+        values.graph, values.fetched = self, targets
+        return values
 
     def _feed_arrays(self, feeds: Mapping) -> list:
         """The feed as a list aligned with ``self.inputs`` (None where not fed)."""
@@ -139,6 +168,19 @@ class Graph:
         from graphnn.render import to_dot
         return to_dot(self, **options)
 
+    def summary(self, values: Mapping | None = None, depth: int = 1):
+        """A table of layers with output shapes and parameter counts; ``print`` it.
+
+        See :func:`graphnn.inspection.summary`.
+        """
+        from graphnn.inspection import summary
+        return summary(self, values, depth)
+
+    def _repr_svg_(self) -> str:
+        """Jupyter shows a graph as its diagram."""
+        from graphnn.render import svg
+        return svg(self)
+
 
 def describe(node: Node) -> str:
     """One line: ``dense1/matmul: (None, 3) float32 = matmul(X, dense1/weights)``."""
@@ -171,13 +213,19 @@ def _as_feed(node: Node, value) -> np.ndarray:
 
 
 class Plan:
-    """The nodes one fetch needs, checked against one feed's shapes and compiled."""
+    """The nodes one fetch needs, checked against one feed's shapes and compiled.
 
-    def __init__(self, graph: Graph, targets: tuple, arrays: list, keep: str, hooked: bool):
-        needed = set()
-        for t in targets:
-            needed.add(t)
-            needed.update(nx.ancestors(graph.nx, t))
+    An optimized plan relies on the shape rules: its kernels use the shapes
+    and dtypes they predict, and with ``keep="fetched"`` its buffers are
+    allocated from them. So its first run is a plain one, which compares
+    every value with the prediction; only a plan whose predictions all held
+    is then compiled optimized (otherwise it stays plain, and says why in
+    ``not_optimized``).
+    """
+
+    def __init__(self, graph: Graph, targets: tuple, arrays: list, keep: str, hooked: bool,
+                 optimize: bool = True):
+        needed = _ancestors(targets)
         self.nodes = [n for n in graph.nodes if n in needed]
         self.inputs = [n for n in graph.inputs if n in needed]
         fed = {n: a for n, a in zip(graph.inputs, arrays)}
@@ -189,7 +237,19 @@ class Plan:
         self.feed_slots = [graph.inputs.index(n) for n in self.inputs]
         self.kept = list(targets) if keep == "fetched" else self.nodes
         self.kept = list(dict.fromkeys(self.kept))
-        self.function, self.lines = _compile(self.nodes, self.inputs, self.kept, hooked)
+        self.optimize = optimize and not hooked
+        self.pooled = self.optimize and keep == "fetched"
+        self.not_optimized: str | None = None if self.optimize else "optimize=False or a hook"
+        self.checked = not self.optimize
+        # An optimized plan is compiled after its first run, which checks the shape rules.
+        self.program: Program | None = None if self.optimize else _compile(
+            self.nodes, self.inputs, self.kept, self.shapes, False, False, hooked)
+        self._plain: Program | None = self.program
+        self._lock = threading.Lock()  # buffers belong to one run at a time
+
+    @property
+    def function(self) -> Callable:
+        return self.program.function
 
     def _check_shapes(self, fed: dict) -> dict:
         avals: dict[Node, ops.Aval] = {}
@@ -207,86 +267,119 @@ class Plan:
 
     def execute(self, arrays: list, hook) -> Values:
         args = [arrays[i] for i in self.feed_slots]
+        if not self.checked:
+            return self._first_run(args)
+        program = self.program
+        if self.pooled and not self._lock.acquire(blocking=False):
+            # Another run (a thread, or a hook calling run) holds the buffers.
+            program = self._unpooled()
         try:
-            out = self.function(hook, *args)
+            out = program.function(hook, *args)
         except GraphError:
             raise
         except Exception as error:
-            raise self._explain(error) from error
+            raise self._explain(program, error) from error
+        finally:
+            if self.pooled and program is self.program:
+                self._lock.release()
         return Values(dict(zip(self.kept, out)))
 
-    def _explain(self, error: Exception) -> GraphError:
+    def _first_run(self, args: list) -> Values:
+        """Run each node's own forward, one by one, and compare with the shape rules."""
+        with _gc_paused():
+            return self._checked_run(args)
+
+    def _checked_run(self, args: list) -> Values:
+        values = dict(zip(self.inputs, args))
+        last_use = {i: n for n in self.nodes for i in n.inputs}
+        kept = set(self.kept)
+        wrong: list[str] = []
+        primitives = ops.PRIMITIVES
+        for n in self.nodes:
+            if n.kind in ("parameter", "constant"):
+                values[n] = n.value
+            elif n.kind == "op":
+                try:
+                    value = values[n.inputs[0]] if n.op == "stop_gradient" else \
+                        primitives[n.op].forward(*[values[i] for i in n.inputs], **n.attrs)
+                except GraphError:
+                    raise
+                except Exception as error:
+                    raise _failure(n, error, lambda i: values.get(i)) from error
+                got = value if isinstance(value, (np.ndarray, np.generic)) else np.asarray(value)
+                expected = self.shapes[n]
+                if got.shape != expected.shape or got.dtype != expected.dtype:
+                    wrong.append(f"{n.name}: {format_shape(got.shape)} {got.dtype}, shape rule said "
+                                 f"{format_shape(expected.shape)} {expected.dtype}")
+                values[n] = value
+                for i in set(n.inputs):
+                    if last_use[i] is n and i not in kept:
+                        del values[i]  # as the compiled plan would
+        if wrong:
+            self.optimize = self.pooled = False
+            self.not_optimized = "the shape rules mispredicted " + "; ".join(wrong[:3])
+        self.program = _compile(self.nodes, self.inputs, self.kept, self.shapes, self.optimize,
+                                self.pooled, False)
+        if not self.pooled:
+            self._plain = self.program
+        self.checked = True
+        return Values({n: values[n] for n in self.kept})
+
+    def _unpooled(self) -> Program:
+        if self._plain is None:
+            self._plain = _compile(self.nodes, self.inputs, self.kept, self.shapes, True, False, False)
+        return self._plain
+
+    def _explain(self, program: Program, error: Exception) -> GraphError:
         """Name the node whose line in the compiled function raised."""
         tb = error.__traceback__
-        while tb is not None and tb.tb_frame.f_code is not self.function.__code__:
+        while tb is not None and tb.tb_frame.f_code is not program.function.__code__:
             tb = tb.tb_next
         if tb is None:
             return GraphError(f"running the graph failed: {error}")
-        node = self.lines[tb.tb_lineno]
         local = tb.tb_frame.f_locals
-        shown = []
-        for i in node.inputs:
-            v = local.get(_var(self.nodes.index(i)))
-            shown.append(f"{i.name} {format_shape(np.shape(v))}" if v is not None else i.name)
-        return GraphError(f"{node.where()}: {node.op} failed: {error} [inputs: {', '.join(shown)}]")
+
+        def value_of(i):
+            name = program.var.get(program.rep.get(i, i))
+            return local.get(name) if name is not None else None
+
+        return _failure(program.lines[tb.tb_lineno], error, value_of)
 
 
-def _var(i: int) -> str:
-    return f"v{i}"
+def _failure(node: Node, error: Exception, value_of: Callable) -> GraphError:
+    shown = []
+    for i in node.inputs:
+        v = value_of(i)
+        shown.append(f"{i.name} {format_shape(np.shape(v))}" if v is not None else i.name)
+    return GraphError(f"{node.where()}: {node.op} failed: {error} [inputs: {', '.join(shown)}]")
 
 
-def _compile(nodes: list, inputs: list, kept: list, hooked: bool):
-    """Straight-line Python for ``nodes``: one assignment per node.
+def _ancestors(targets) -> set:
+    """The targets and every node they depend on."""
+    seen, stack = set(targets), list(targets)
+    while stack:
+        for i in stack.pop().inputs:
+            if i not in seen:
+                seen.add(i)
+                stack.append(i)
+    return seen
 
-    Returns the function ``f(hook, *inputs) -> tuple of kept values`` and a map
-    from line number to node, used to name the node behind an error.
-    """
-    slot = {n: i for i, n in enumerate(nodes)}
-    namespace: dict[str, Any] = {}
-    last_use = {}
-    for n in nodes:
-        for i in n.inputs:
-            last_use[i] = n
-    frees: dict[Node, list[str]] = {}
-    kept_set = set(kept)
-    for n, user in last_use.items():
-        if n not in kept_set:
-            frees.setdefault(user, []).append(_var(slot[n]))
-    params = [f"i{k}" for k in range(len(inputs))]
-    code = [f"def _plan(_hook, {', '.join(params)}):" if params else "def _plan(_hook):"]
-    lines: dict[int, Node] = {}
-    for n in nodes:
-        v = _var(slot[n])
-        if n.kind == "input":
-            code.append(f"    {v} = i{inputs.index(n)}")
-        elif n.kind == "parameter":
-            namespace[f"n{slot[n]}"] = n
-            code.append(f"    {v} = n{slot[n]}.value")
-        elif n.kind == "constant":
-            namespace[f"c{slot[n]}"] = n.value
-            code.append(f"    {v} = c{slot[n]}")
-        elif n.op == "stop_gradient":
-            code.append(f"    {v} = {_var(slot[n.inputs[0]])}")
-        else:
-            namespace[f"f{slot[n]}"] = ops.bind(n)
-            args = ", ".join(_var(slot[i]) for i in n.inputs)
-            code.append(f"    {v} = f{slot[n]}({args})")
-        lines[len(code)] = n
-        if hooked:
-            namespace[f"n{slot[n]}"] = n
-            code.append(f"    _hook(n{slot[n]}, {v})")
-        if n in frees and not hooked:
-            code.append(f"    del {', '.join(frees[n])}")
-    code.append(f"    return ({''.join(_var(slot[n]) + ', ' for n in kept)})")
-    exec(compile("\n".join(code), "<graphnn plan>", "exec"), namespace)
-    return namespace["_plan"], lines
+
+def _compile(nodes: list, inputs: list, kept: list, avals: dict, optimize: bool, pool: bool,
+             hooked: bool) -> Program:
+    """Straight-line Python for ``nodes``; see :func:`graphnn.executor.compile_program`."""
+    return compile_program(nodes, inputs, kept, avals, optimize=optimize, pool=pool, hooked=hooked)
 
 
 class Values(Mapping):
     """The values of one run, by node or by name (``values["dense1/matmul"]``).
 
     Parameters appear as their live arrays: an optimizer step changes them.
+    ``graph`` and ``fetched`` record the run (Graph.run sets them).
     """
+
+    graph: Graph | None = None
+    fetched: tuple | None = None
 
     def __init__(self, by_node: dict):
         self._by_node = by_node
@@ -322,3 +415,10 @@ class Values(Mapping):
     def __repr__(self) -> str:
         rows = [f"{n.name}: {format_shape(np.shape(v))}" for n, v in self._by_node.items()]
         return "Values(\n  " + "\n  ".join(rows) + "\n)"
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter shows a run as the graph's diagram with these values."""
+        if self.graph is None:
+            return None
+        from graphnn.render import svg
+        return svg(self.graph, values=self)

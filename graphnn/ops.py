@@ -152,8 +152,8 @@ def _axis_of(shape, axis):
 
 
 def _reduced(x: Aval, axis=None, keepdims=False):
-    if x.shape is None:
-        return None, x.dtype
+    if x.shape is None:  # a full reduction is a scalar whatever the input's rank
+        return (() if axis is None and not keepdims else None), x.dtype
     axes = _axis_of(x.shape, axis)
     axes = range(len(x.shape)) if axes is None else axes
     if keepdims:
@@ -517,3 +517,145 @@ def infer(node: Node, avals: list[Aval]) -> tuple:
     except ShapeError as e:
         shapes = ", ".join(f"{i.name} {format_shape(a.shape)}" for i, a in zip(node.inputs, avals))
         raise GraphError(f"{node.where()}: {e} [inputs: {shapes}]") from None
+
+
+# ================================================================ training primitives
+# Added for training like the book (issue 4): the penalties of regularized
+# layers, dropout, and the joint Softmax + cross-entropy gradient that
+# :mod:`graphnn.rewrite` substitutes for the long chain.
+
+def _abs_infer(x: Aval, at_zero=0.0):
+    return x.shape, x.dtype
+
+
+def _sign_infer(x: Aval, at_zero=0.0):
+    return x.shape, x.dtype
+
+
+def _dropout_mask_infer(x: Aval, rate):
+    if not 0.0 <= rate < 1.0:
+        raise ShapeError(f"dropout rate must be in [0, 1), got {rate}")
+    return x.shape, _float_dtype(x)
+
+
+def _softmax_cce_grad_infer(probs: Aval, labels: Aval, lo, hi, mask_clipped=False):
+    _pick_infer(probs, labels)
+    return probs.shape, probs.dtype
+
+
+def _softmax_cce_scale_infer(probs: Aval, labels: Aval, lo, hi, mask_clipped=False):
+    _pick_infer(probs, labels)
+    rows = None if probs.shape is None else probs.shape[0]
+    return (rows, 1), probs.dtype
+
+
+def _abs(x, at_zero=0.0):
+    return np.abs(x)
+
+
+def _sign(x, at_zero=0.0):
+    # np.sign gives 0 at 0; the book's L1 penalty uses +1 there
+    # (sign = ones_like(w); sign[w < 0] = -1), so the value at 0 is an attribute.
+    out = np.sign(x)
+    if at_zero:
+        out = np.where(x == 0, np.asarray(at_zero, dtype=out.dtype), out)
+    return out
+
+
+def _dropout_mask(x, rate):
+    # Drawn at run time from numpy's global generator, exactly as the book's
+    # Layer_Dropout does, so nnfs.init()'s seed gives the book's masks. Cast to
+    # x's dtype so a float32 network stays float32.
+    keep = 1.0 - rate
+    return (np.random.binomial(1, keep, size=x.shape) / keep).astype(x.dtype, copy=False)
+
+
+def _check_one_hot(labels):
+    if not (((labels == 0) | (labels == 1)).all() and (labels.sum(axis=1) == 1).all()):
+        raise ValueError("the joint softmax/cross-entropy gradient needs one-hot label rows "
+                         "(one 1, the rest 0); for other targets use grad(..., rewrite=False)")
+
+
+def _cce_rows_inside(probs, labels, lo, hi):
+    """Rows whose picked probability lies strictly inside (lo, hi), as clip's gradient sees it."""
+    if labels.ndim == 1:
+        picked = probs[_rows(len(probs)), labels]
+    else:
+        picked = np.sum(probs * labels.astype(probs.dtype, copy=False), axis=1)
+    return (picked > lo) & (hi > picked)
+
+
+def _softmax_cce_grad(probs, labels, lo, hi, mask_clipped=False):
+    # The book's chapter 9 result, in its order of operations:
+    # d = probs.copy(); d[range(N), y] -= 1; d = d / N.
+    n = len(probs)
+    d = probs.copy()
+    if labels.ndim == 1:
+        _check_labels(probs, labels)
+        d[_rows(n), labels] -= 1
+    else:
+        _check_one_hot(labels)
+        d -= labels.astype(d.dtype, copy=False)  # the zeros change nothing: the book's bits
+    d = d / n
+    if mask_clipped:
+        inside = _cce_rows_inside(probs, labels, lo, hi)
+        if not inside.all():
+            d[~inside] = 0  # the plain chain's clip passes no gradient there
+    return d
+
+
+def _softmax_cce_scale(probs, labels, lo, hi, mask_clipped=False):
+    n = len(probs)
+    if labels.ndim == 1:
+        _check_labels(probs, labels)
+    if not mask_clipped:
+        return np.full((n, 1), 1 / n, dtype=probs.dtype)
+    return (_cce_rows_inside(probs, labels, lo, hi).astype(probs.dtype) / n)[:, None]
+
+
+def _abs_dx(g, n): return mul(g, sign(n.inputs[0], at_zero=n.attrs.get("at_zero", 0.0)))
+def _square_dx(g, n): return mul(mul(g, 2.0), n.inputs[0])  # (g * 2) * x: the book's 2 * l2 * w
+
+
+def _softmax_cce_grad_dp(g, n):
+    # softmax_cce_grad is (p - one_hot) / N, times a row mask that is piecewise
+    # constant in p: its derivative along p is mask / N on the diagonal.
+    return mul(g, softmax_cce_scale(*n.inputs, **n.attrs))
+
+
+ABS = register(Primitive("abs", _abs, _abs_infer, (_abs_dx,),
+                         "|x|; derivative sign(x), taken as at_zero at 0 (the book's L1 "
+                         "penalty uses +1, np.sign 0)", ("at_zero",)))
+SIGN = register(Primitive("sign", _sign, _sign_infer, (ZERO,),
+                          "-1, 0 or +1 by the sign of x, with at_zero where x == 0", ("at_zero",)))
+SQUARE = register(Primitive("square", np.square, _unary, (_square_dx,), "x * x"))
+DROPOUT_MASK = register(Primitive(
+    "dropout_mask", _dropout_mask, _dropout_mask_infer, (ZERO,),
+    "random (not pure: a new draw on every run): binomial(1, 1 - rate, x.shape) / (1 - rate), "
+    "in x's dtype", ("rate",)))
+SOFTMAX_CCE_GRAD = register(Primitive(
+    "softmax_cce_grad", _softmax_cce_grad, _softmax_cce_grad_infer, (_softmax_cce_grad_dp, None),
+    "the book's joint gradient of mean(-log(clip(probs, lo, hi)[labels])) with respect to the "
+    "logits of probs = softmax(logits): (probs - one_hot) / N; labels (N,) or one-hot (N, C). "
+    "mask_clipped=True zeroes rows whose picked probability is on or beyond [lo, hi], as the "
+    "clip's own gradient does; the book does not", ("lo", "hi", "mask_clipped")))
+SOFTMAX_CCE_SCALE = register(Primitive(
+    "softmax_cce_scale", _softmax_cce_scale, _softmax_cce_scale_infer, (ZERO, None),
+    "(N, 1): d softmax_cce_grad / d probs, 1 / N per row (0 on masked rows)",
+    ("lo", "hi", "mask_clipped")))
+
+
+def abs(x, at_zero=0.0, name=None): return apply(ABS, (x,), {"at_zero": at_zero}, name)  # noqa: A001
+def sign(x, at_zero=0.0, name=None): return apply(SIGN, (x,), {"at_zero": at_zero}, name)
+def square(x, name=None): return apply(SQUARE, (x,), name=name)
+def dropout_mask(x, rate, name=None): return apply(DROPOUT_MASK, (x,), {"rate": rate}, name)
+
+
+def softmax_cce_grad(probs, labels, lo=1e-7, hi=1 - 1e-7, mask_clipped=False, name=None):
+    attrs = {"lo": lo, "hi": hi, "mask_clipped": mask_clipped}
+    return apply(SOFTMAX_CCE_GRAD, (probs, labels), attrs, name)
+
+
+def softmax_cce_scale(probs, labels, lo=1e-7, hi=1 - 1e-7, mask_clipped=False, name=None):
+    attrs = {"lo": lo, "hi": hi, "mask_clipped": mask_clipped}
+    return apply(SOFTMAX_CCE_SCALE, (probs, labels), attrs, name)

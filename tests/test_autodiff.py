@@ -276,3 +276,38 @@ def test_a_primitive_without_a_rule_is_named(monkeypatch):
     monkeypatch.setitem(ops.PRIMITIVES, "exp", ops.Primitive("exp", prim.forward, prim.infer, (None,)))
     with pytest.raises(gn.GraphError, match=r"grad: exp: exp has no gradient with respect to its input 0"):
         gn.grad(out, [X])
+
+
+# ------------------------------------------------------------ training primitives (issue 4)
+
+def test_abs_square_and_sign_rules():
+    rng = np.random.default_rng(11)
+    X = gn.Input("x", shape=(3, 4))
+    x = away_from(rng, (3, 4), [0.0])
+    check(gn.abs(X), {X: x}, [X])
+    check(gn.abs(X, at_zero=1.0), {X: x}, [X])
+    check(gn.square(X), {X: x}, [X])
+    (g,) = gn.grad(gn.sum(gn.mul(gn.sign(X, at_zero=1.0), 1.0)), [X])   # sign is piecewise constant
+    np.testing.assert_array_equal(gn.Graph([g]).run({X: x})[g], np.zeros((3, 4)))
+
+
+def test_dropout_mask_has_no_gradient_and_its_product_uses_the_runs_mask():
+    X = gn.Input("x", shape=(4, 5))
+    mask = ops.dropout_mask(X, 0.5)
+    (g,) = gn.grad(gn.sum(gn.mul(mask, 1.0)), [X])
+    np.testing.assert_array_equal(gn.Graph([g]).run({X: np.ones((4, 5))})[g], np.zeros((4, 5)))
+    (gx,) = gn.grad(gn.sum(gn.mul(X, mask)), [X])
+    values = gn.Graph([gx, mask]).run({X: np.ones((4, 5))})
+    np.testing.assert_array_equal(values[gx], values[mask])
+
+
+@pytest.mark.parametrize("mask_clipped", [False, True])
+def test_softmax_cce_grad_and_scale_rules(mask_clipped):
+    """The joint gradient differentiates again: softmax_cce_scale is its derivative along probs."""
+    rng = np.random.default_rng(12)
+    P, Y = gn.Input("p", shape=(4, 3)), gn.Input("y")
+    joint = ops.softmax_cce_grad(P, Y, mask_clipped=mask_clipped)
+    feeds = {P: rng.uniform(0.1, 0.8, (4, 3)), Y: np.array([0, 2, 1, 1])}
+    check(joint, feeds, [P])
+    (g,) = gn.grad(gn.sum(gn.mul(ops.softmax_cce_scale(P, Y, mask_clipped=mask_clipped), 1.0)), [P])
+    np.testing.assert_array_equal(gn.Graph([g]).run({P: feeds[P]})[g], np.zeros((4, 3)))

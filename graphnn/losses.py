@@ -1,0 +1,117 @@
+"""The book's losses, each a composition of primitives, plus the regularization loss.
+
+A loss is a layer called as ``loss_fn(predictions, targets)``; it returns the
+scalar mean over samples. The mean's input (``loss.inputs[0]``) is the vector
+of per-sample losses ``(N,)``, which the Model sums to report epoch averages
+as the book's ``calculate_accumulated`` does.
+
+>>> loss = gn.BinaryCrossEntropy()(outputs, targets)    # outputs, targets: (N, 1)
+>>> samples = loss.inputs[0]                            # (N,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graphnn import ops
+from graphnn.core import GraphError, Node, format_shape
+from graphnn.layers import Layer
+
+
+class Loss(Layer):
+    """Base: ``forward`` returns ``mean(sample_losses(predictions, targets))``."""
+
+    def forward(self, predictions: Node, targets: Node) -> Node:
+        return ops.mean(self.sample_losses(predictions, targets))
+
+    def sample_losses(self, predictions: Node, targets: Node) -> Node:
+        """Per-sample losses ``(N,)``."""
+        raise NotImplementedError
+
+    def check_targets(self, predictions: Node, targets: Node) -> None:
+        """Targets must have the predictions' shape (``(N, outputs)``); no silent broadcasting."""
+        p, t = predictions.shape, targets.shape
+        if p is None or t is None:
+            return
+        if len(p) != len(t) or any(a is not None and b is not None and a != b for a, b in zip(p, t)):
+            hint = " (reshape them with y.reshape(-1, 1))" if len(t) == 1 and len(p) == 2 else ""
+            raise GraphError(f"{self.name}: {type(self).__name__} needs targets of the predictions' "
+                             f"shape {format_shape(p)}; got {targets.name} of shape "
+                             f"{format_shape(t)}{hint}")
+
+
+class CategoricalCrossEntropy(Loss):
+    """Mean of ``-log`` of the probability given to the correct class.
+
+    ``loss_fn(probs, labels)``: ``probs (N, C)``; labels are class indices
+    ``(N,)`` or one-hot ``(N, C)``. Probabilities are clipped to
+    ``[1e-7, 1 - 1e-7]`` first, as the book does, so ``log`` never sees 0.
+    Over a :class:`graphnn.Softmax`, :func:`graphnn.grad` uses the joint
+    gradient ``(probs - one_hot) / N`` (see :mod:`graphnn.rewrite`).
+    """
+
+    kind = "cce"
+
+    def sample_losses(self, probs: Node, labels: Node) -> Node:
+        clipped = ops.clip(probs, 1e-7, 1 - 1e-7)
+        if labels.shape is not None and len(labels.shape) == 2:
+            confidences = ops.sum(ops.mul(clipped, labels), axis=1)
+        else:
+            confidences = ops.pick(clipped, labels)
+        return ops.neg(ops.log(confidences))
+
+
+class BinaryCrossEntropy(Loss):
+    """``-(y log p + (1 - y) log(1 - p))``, averaged over outputs then samples.
+
+    ``outputs (N, K)`` (sigmoid outputs), ``targets (N, K)`` of 0/1; ``p`` is
+    clipped to ``[1e-7, 1 - 1e-7]`` as in the book.
+    """
+
+    kind = "bce"
+
+    def sample_losses(self, outputs: Node, targets: Node) -> Node:
+        self.check_targets(outputs, targets)
+        clipped = ops.clip(outputs, 1e-7, 1 - 1e-7)
+        per_output = ops.neg(ops.add(ops.mul(targets, ops.log(clipped)),
+                                     ops.mul(ops.sub(1, targets), ops.log(ops.sub(1, clipped)))))
+        return ops.mean(per_output, axis=-1)
+
+
+class MeanSquaredError(Loss):
+    """``mean((y - p) ** 2)`` over outputs, then over samples. ``outputs, targets: (N, K)``."""
+
+    kind = "mse"
+
+    def sample_losses(self, outputs: Node, targets: Node) -> Node:
+        self.check_targets(outputs, targets)
+        return ops.mean(ops.square(ops.sub(targets, outputs)), axis=-1)
+
+
+class MeanAbsoluteError(Loss):
+    """``mean(|y - p|)`` over outputs, then over samples. ``outputs, targets: (N, K)``.
+
+    The derivative of ``|d|`` at ``d = 0`` is 0, as the book's ``np.sign``.
+    """
+
+    kind = "mae"
+
+    def sample_losses(self, outputs: Node, targets: Node) -> Node:
+        self.check_targets(outputs, targets)
+        return ops.mean(ops.abs(ops.sub(targets, outputs)), axis=-1)
+
+
+def regularization_loss(layers: Iterable[Layer]) -> Node | None:
+    """The sum of the layers' penalties (:meth:`graphnn.Dense.penalty`), or None if none has one.
+
+    Kept apart from the data loss so both can be reported; train on their sum.
+
+    >>> reg = gn.regularization_loss([dense1, dense2])
+    >>> loss = data_loss + reg
+    """
+    total = None
+    for layer in layers:
+        penalty = layer.penalty() if hasattr(layer, "penalty") else None
+        if penalty is not None:
+            total = penalty if total is None else ops.add(total, penalty)
+    return total

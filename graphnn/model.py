@@ -1,0 +1,400 @@
+"""The book's Model API (chapters 18-22) on a graph.
+
+``finalize()`` builds one training graph (forward, loss, regularization and
+the gradient nodes from :func:`graphnn.grad`) and an inference graph (the same
+layers without dropout); training runs the compiled training graph with
+``keep="fetched"`` and hands the gradients to the optimizer.
+
+>>> model = gn.Model()
+>>> model.add(gn.Dense(2, 64)); model.add(gn.ReLU())
+>>> model.add(gn.Dense(64, 3)); model.add(gn.Softmax())
+>>> model.set(loss=gn.CategoricalCrossEntropy(), optimizer=gn.Adam(learning_rate=0.05, decay=5e-7),
+...           accuracy=gn.CategoricalAccuracy())
+>>> model.finalize()
+>>> model.train(X, y, epochs=10000, print_every=100, validation_data=(X_test, y_test))
+>>> model.graph.render("model.svg")
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from graphnn.accuracy import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+from graphnn.autodiff import grad
+from graphnn.core import GraphError, Input, Node, format_shape, scope
+from graphnn.graph import Graph
+from graphnn.layers import Dense, Dropout, Layer
+from graphnn.losses import CategoricalCrossEntropy, Loss, regularization_loss
+from graphnn.optimizers import Optimizer
+
+
+class Model:
+    """Layers in sequence, a loss, an optimizer and an accuracy, trained like the book's Model.
+
+    After :meth:`finalize`: ``graph`` is the training graph (forward, loss,
+    regularization, gradients), ``inference_graph`` the one used by
+    :meth:`evaluate` and :meth:`predict`; both render like any graph.
+    """
+
+    def __init__(self):
+        self.layers: list[Layer] = []
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
+        self.accuracy: Accuracy | None = None
+        self.finalized = False
+        self.out: Callable[[str], None] = print  # where training lines go
+
+    # ------------------------------------------------------------ building
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer (Dense, ReLU, Dropout, Softmax, Sigmoid, Linear ...)."""
+        if self.finalized:
+            raise GraphError("Model.add: the model is finalized; layers can no longer be added")
+        if isinstance(layer, Loss) or not isinstance(layer, Layer):
+            raise GraphError(f"Model.add: expected a layer such as gn.Dense or gn.ReLU, got {layer!r}"
+                             + (" (set losses with model.set(loss=...))" if isinstance(layer, Loss) else ""))
+        self.layers.append(layer)
+
+    def set(self, *, loss: Loss | None = None, optimizer: Optimizer | None = None,
+            accuracy: Accuracy | None = None) -> None:
+        """Choose the loss, optimizer and accuracy (keywords, as in the book)."""
+        if loss is not None:
+            if not isinstance(loss, Loss):
+                raise GraphError(f"Model.set: loss must be a loss such as gn.CategoricalCrossEntropy(), "
+                                 f"got {loss!r}")
+            if self.finalized:
+                raise GraphError("Model.set: the model is finalized; its loss can no longer change")
+            self.loss = loss
+        if optimizer is not None:
+            if not isinstance(optimizer, Optimizer):
+                raise GraphError(f"Model.set: optimizer must be an optimizer such as gn.Adam(), "
+                                 f"got {optimizer!r}")
+            self.optimizer = optimizer
+        if accuracy is not None:
+            if not isinstance(accuracy, Accuracy):
+                raise GraphError(f"Model.set: accuracy must be an accuracy such as "
+                                 f"gn.CategoricalAccuracy(), got {accuracy!r}")
+            self.accuracy = accuracy
+
+    def finalize(self) -> None:
+        """Build the training and inference graphs. Call once, after ``add`` and ``set``."""
+        if self.finalized:
+            raise GraphError("Model.finalize: already finalized")
+        if not self.layers:
+            raise GraphError("Model.finalize: the model has no layers; add some with model.add()")
+        if self.loss is None:
+            raise GraphError("Model.finalize: no loss; call model.set(loss=...) first")
+        if self.accuracy is None:
+            self.accuracy = _default_accuracy(self.loss)
+        self.trainable_layers = [layer for layer in self.layers if layer.parameters()]
+        self.params: list[Node] = [p for layer in self.trainable_layers for p in layer.parameters().values()]
+        self.output_layer_activation = self.layers[-1]
+        first = self.layers[0]
+        n_in = first.n_inputs if isinstance(first, Dense) else None
+        dtype = self.params[0].value.dtype if self.params else None
+
+        self.input = Input("X", shape=None if n_in is None else (None, n_in), dtype=dtype)
+        output = self.input
+        for layer in self.layers:
+            output = layer(output)
+        self.output = output
+        if isinstance(self.loss, CategoricalCrossEntropy):
+            self.target = Input("y")  # class indices (N,) or one-hot (N, C)
+        else:
+            self.target = Input("y", shape=output.shape, dtype=output.dtype)
+        self.data_loss = self.loss(output, self.target)
+        self.sample_losses = self.data_loss.inputs[0]
+        self.regularization = regularization_loss(self.trainable_layers)
+        total = self.data_loss if self.regularization is None else self.data_loss + self.regularization
+        self.total_loss = total
+        self.grads = grad(total, self.params) if self.params else []
+        extra = [] if self.regularization is None else [self.regularization]
+        self.graph = Graph([total, self.data_loss, self.sample_losses, output, *self.grads, *extra])
+        self._reg_graph = Graph(extra) if extra else None
+
+        if any(isinstance(layer, Dropout) for layer in self.layers):
+            with scope("inference"):  # the same layers and parameters, without dropout
+                out = self.input
+                for layer in self.layers:
+                    out = layer(out, training=False)
+                loss = self.loss(out, self.target)
+            self.inference_output, self.inference_samples = out, loss.inputs[0]
+        else:
+            self.inference_output, self.inference_samples = output, self.sample_losses
+        self.inference_graph = Graph([self.inference_output, self.inference_samples])
+        self.finalized = True
+
+    # ------------------------------------------------------------ training
+
+    def train(self, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None = None,
+              print_every: int = 1, validation_data: tuple | None = None,
+              verbose: bool = True) -> dict:
+        """Train on ``X (N, features)`` and targets ``y``, printing the book's lines.
+
+        Without ``batch_size`` each epoch is one full-batch step and every
+        ``print_every``-th epoch prints
+        ``epoch: N, acc: ..., loss: ... (data_loss: ..., reg_loss: ...), lr: ...``
+        (chapter 18); ``validation_data=(X_val, y_val)`` is evaluated at the end.
+        With ``batch_size`` each epoch prints ``epoch: N``, a ``step:`` line
+        every ``print_every`` steps and a ``training, ...`` summary, then the
+        validation line (chapter 19). A progress bar shows in a terminal;
+        ``verbose=False`` prints nothing.
+
+        Everything (data shapes, label range, hyperparameters) is checked
+        before any parameter changes. Returns per-epoch ``accuracy``,
+        ``loss``, ``data_loss``, ``reg_loss`` and ``learning_rate`` lists and
+        the final ``validation`` result (or None).
+        """
+        self._require("train")
+        if self.optimizer is None:
+            raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
+        epochs = _count(epochs, "epochs", 0)
+        print_every = _count(print_every, "print_every", 1)
+        if batch_size is not None:
+            batch_size = _count(batch_size, "batch_size", 1)
+        X, y = self.check_data(X, y, "training data")
+        if validation_data is not None:
+            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+                raise GraphError("Model.train: validation_data must be a pair (X_val, y_val)")
+            validation_data = self.check_data(*validation_data, "validation data")
+
+        self.accuracy.init(y)
+        steps = 1 if batch_size is None else max(1, math.ceil(len(X) / batch_size))
+        history = {k: [] for k in ("accuracy", "loss", "data_loss", "reg_loss", "learning_rate")}
+        history["validation"] = None
+        say, close = self._printer(verbose, epochs * steps)
+        try:
+            for epoch in range(1, epochs + 1):
+                if batch_size is not None:
+                    say(f"epoch: {epoch}")
+                self.accuracy.new_pass()
+                loss_sum, loss_count = 0.0, 0
+                for step in range(steps):
+                    bx, by = _batch(X, y, step, batch_size)
+                    data_loss, reg_loss, samples, accuracy = self._step(bx, by)
+                    loss_sum += np.sum(samples)
+                    loss_count += len(samples)
+                    say.tick()
+                    if batch_size is not None and (not step % print_every or step == steps - 1):
+                        say(f"step: {step}, acc: {accuracy:.3f}, loss: {data_loss + reg_loss:.3f} "
+                            f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
+                            f"lr: {self.optimizer.current_learning_rate}")
+                if batch_size is None:
+                    if not epoch % print_every:
+                        say(f"epoch: {epoch}, acc: {accuracy:.3f}, loss: {data_loss + reg_loss:.3f} "
+                            f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
+                            f"lr: {self.optimizer.current_learning_rate}")
+                else:
+                    data_loss = loss_sum / loss_count
+                    reg_loss = self.regularization_loss()
+                    accuracy = self.accuracy.calculate_accumulated()
+                    say(f"training, acc: {accuracy:.3f}, loss: {data_loss + reg_loss:.3f} "
+                        f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
+                        f"lr: {self.optimizer.current_learning_rate}")
+                    if validation_data is not None:
+                        history["validation"] = self._evaluate(*validation_data, batch_size, say)
+                history["accuracy"].append(float(accuracy))
+                history["loss"].append(float(data_loss + reg_loss))
+                history["data_loss"].append(float(data_loss))
+                history["reg_loss"].append(float(reg_loss))
+                history["learning_rate"].append(self.optimizer.current_learning_rate)
+            if validation_data is not None and (batch_size is None or epochs == 0):
+                history["validation"] = self._evaluate(*validation_data, batch_size, say)
+        finally:
+            close()
+        return history
+
+    def _step(self, X: np.ndarray, y: np.ndarray):
+        """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy."""
+        values = self.graph.run({self.input: X, self.target: y}, keep="fetched")
+        data_loss = values[self.data_loss]
+        reg_loss = values[self.regularization] if self.regularization is not None else 0
+        predictions = self.output_layer_activation.predictions(values[self.output])
+        accuracy = self.accuracy.calculate(predictions, y)
+        self.optimizer.step(self.params, [values[g] for g in self.grads])
+        return data_loss, reg_loss, values[self.sample_losses], accuracy
+
+    def regularization_loss(self) -> float:
+        """The current regularization loss of the trainable layers (0 without regularizers)."""
+        self._require("regularization_loss")
+        if self._reg_graph is None:
+            return 0
+        return self._reg_graph.run({}, keep="fetched")[self.regularization]
+
+    # ------------------------------------------------------------ inference
+
+    def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None, verbose: bool = True) -> dict:
+        """Print and return ``validation, acc: ..., loss: ...`` (data loss, no dropout)."""
+        self._require("evaluate")
+        if batch_size is not None:
+            batch_size = _count(batch_size, "batch_size", 1)
+        X, y = self.check_data(X, y, "evaluation data")
+        say, close = self._printer(verbose, 0)
+        try:
+            return self._evaluate(X, y, batch_size, say)
+        finally:
+            close()
+
+    def _evaluate(self, X, y, batch_size, say) -> dict:
+        self.accuracy.init(y)
+        self.accuracy.new_pass()
+        steps = 1 if batch_size is None else max(1, math.ceil(len(X) / batch_size))
+        loss_sum, loss_count = 0.0, 0
+        for step in range(steps):
+            bx, by = _batch(X, y, step, batch_size)
+            values = self.inference_graph.run({self.input: bx, self.target: by}, keep="fetched")
+            samples = values[self.inference_samples]
+            loss_sum += np.sum(samples)
+            loss_count += len(samples)
+            predictions = self.output_layer_activation.predictions(values[self.inference_output])
+            self.accuracy.calculate(predictions, by)
+        loss, accuracy = loss_sum / loss_count, self.accuracy.calculate_accumulated()
+        say(f"validation, acc: {accuracy:.3f}, loss: {loss:.3f}")
+        return {"accuracy": float(accuracy), "loss": float(loss)}
+
+    def predict(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
+        """The model's outputs on ``X (N, features)``, without dropout (``(N, outputs)``)."""
+        self._require("predict")
+        if batch_size is not None:
+            batch_size = _count(batch_size, "batch_size", 1)
+        X = self._check_inputs(np.asarray(X), "prediction data")
+        steps = 1 if batch_size is None else max(1, math.ceil(len(X) / batch_size))
+        outputs = []
+        for step in range(steps):
+            bx = X if batch_size is None else X[step * batch_size:(step + 1) * batch_size]
+            values = self.inference_graph.run({self.input: bx}, fetch=[self.inference_output],
+                                              keep="fetched")
+            outputs.append(values[self.inference_output])
+        return np.vstack(outputs)
+
+    # ------------------------------------------------------------ parameters and files
+
+    def get_parameters(self) -> list[tuple[np.ndarray, ...]]:
+        """Copies of each trainable layer's arrays, ``[(weights, biases), ...]`` as in the book."""
+        return [tuple(p.value.copy() for p in layer.parameters().values()) for layer in self.trainable_layers]
+
+    def set_parameters(self, parameters) -> None:
+        """Set every trainable layer's arrays from ``[(weights, biases), ...]`` (shapes checked first)."""
+        from graphnn.saving import assign_parameters
+        assign_parameters(self, parameters)
+
+    def save_parameters(self, path) -> None:
+        """Write the parameters (and the architecture, to check on loading) to an ``.npz`` file."""
+        from graphnn.saving import save_parameters
+        save_parameters(self, path)
+
+    def load_parameters(self, path) -> None:
+        """Read parameters saved from a model of the same architecture; anything else is an error."""
+        from graphnn.saving import load_parameters
+        load_parameters(self, path)
+
+    def save(self, path) -> None:
+        """Write the whole model: architecture, loss, accuracy, optimizer with its state, parameters."""
+        from graphnn.saving import save_model
+        save_model(self, path)
+
+    @classmethod
+    def load(cls, path) -> Model:
+        """A finalized model read from a file written by :meth:`save`."""
+        from graphnn.saving import load_model
+        return load_model(path)
+
+    # ------------------------------------------------------------ checks
+
+    def _require(self, what: str) -> None:
+        if not self.finalized:
+            raise GraphError(f"Model.{what}: the model is not finalized; call model.finalize() "
+                             f"after add() and set()")
+
+    def _check_inputs(self, X: np.ndarray, what: str) -> np.ndarray:
+        first = self.layers[0]
+        n_in = self.input.shape[1] if self.input.shape is not None else None
+        if X.ndim != 2 or (n_in is not None and X.shape[1] != n_in):
+            want = f"(N, {n_in})" if n_in is not None else "(N, features)"
+            raise GraphError(f"{what}: X must have shape {want} for {first.name}, "
+                             f"got {format_shape(X.shape)}")
+        return X
+
+    def check_data(self, X: Any, y: Any, what: str = "data") -> tuple[np.ndarray, np.ndarray]:
+        """``X`` and ``y`` as arrays, checked against the model: shapes, sample counts, labels."""
+        self._require("check_data")
+        X = self._check_inputs(np.asarray(X), what)
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != len(X):
+            raise GraphError(f"{what}: X has {len(X)} samples but y has "
+                             f"{'no samples' if y.ndim == 0 else len(y)}")
+        out = self.output.shape
+        if isinstance(self.loss, CategoricalCrossEntropy):
+            classes = out[1] if out is not None and len(out) == 2 else None
+            if y.ndim == 1:
+                if y.dtype.kind not in "iub":
+                    raise GraphError(f"{what}: class labels y must be integers, got {y.dtype}")
+                if len(y) and classes is not None and (y.min() < 0 or y.max() >= classes):
+                    raise GraphError(f"{what}: class labels must lie in [0, {classes}) for the "
+                                     f"{classes} outputs of {self.layers[-1].name}, got values from "
+                                     f"{y.min()} to {y.max()}")
+            elif y.ndim != 2 or (classes is not None and y.shape[1] != classes):
+                raise GraphError(f"{what}: y must be class indices (N,) or one-hot (N, {classes}) "
+                                 f"for {self.loss.name}, got shape {format_shape(y.shape)}")
+        elif out is not None and (y.ndim != len(out) or any(
+                d is not None and d != t for d, t in zip(out[1:], y.shape[1:]))):
+            hint = " (reshape it with y.reshape(-1, 1))" if y.ndim == 1 and len(out) == 2 else ""
+            raise GraphError(f"{what}: {type(self.loss).__name__} needs y of the outputs' shape "
+                             f"{format_shape((len(X),) + tuple(out[1:]))}, got "
+                             f"{format_shape(y.shape)}{hint}")
+        return X, y
+
+    def _printer(self, verbose: bool, total: int):
+        """``say(line)`` (with ``say.tick()``) and ``close()``: plain prints, or a tqdm bar in a terminal."""
+        bar = None
+        if verbose and total > 1 and _is_terminal():
+            from tqdm import tqdm
+            bar = tqdm(total=total, leave=False, dynamic_ncols=True, file=sys.stdout)
+
+        def say(line: str) -> None:
+            if not verbose:
+                return
+            if bar is not None:
+                bar.write(line)
+            else:
+                self.out(line)
+
+        say.tick = (lambda: bar.update(1)) if bar is not None else (lambda: None)
+        return say, (bar.close if bar is not None else (lambda: None))
+
+    def __repr__(self) -> str:
+        layers = ", ".join(type(layer).__name__ for layer in self.layers)
+        return f"<Model [{layers}], loss {type(self.loss).__name__ if self.loss else None}, " \
+               f"{'finalized' if self.finalized else 'not finalized'}>"
+
+
+def _is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _count(value: Any, name: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise GraphError(f"Model: {name} must be an integer >= {least}, got {value!r}")
+    return int(value)
+
+
+def _batch(X: np.ndarray, y: np.ndarray, step: int, batch_size: int | None):
+    if batch_size is None:
+        return X, y
+    return X[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
+
+
+def _default_accuracy(loss: Loss) -> Accuracy:
+    if isinstance(loss, CategoricalCrossEntropy):
+        return CategoricalAccuracy()
+    if loss.kind == "bce":
+        return BinaryAccuracy()
+    return RegressionAccuracy()

@@ -1,0 +1,170 @@
+"""Every executor kernel computes exactly what its primitive's forward computes.
+
+Each case builds one primitive node on inputs of known shapes, then compares,
+bit for bit (values, dtype, shape), the primitive's own forward with the
+kernel called without and with an output buffer.
+"""
+
+import numpy as np
+import pytest
+
+import graphnn as gn
+from graphnn import kernels, ops
+
+rng = np.random.default_rng(0)
+
+
+def f32(*shape, scale=1.0):
+    return (rng.standard_normal(shape) * scale).astype(np.float32)
+
+
+def aval(node, value):
+    if node.kind == "constant":
+        return ops.aval_of(node)
+    value = np.asarray(value)
+    return ops.Aval(value.shape, value.dtype)
+
+
+def check(build, *values):
+    """``build(*leaves) -> node``: leaves are Inputs for arrays, Constants for Python numbers."""
+    leaves = [gn.Constant(v) if isinstance(v, (int, float)) else gn.Input(f"in{i}", dtype=np.asarray(v).dtype)
+              for i, v in enumerate(values)]
+    node = build(*leaves)
+    ins = [aval(leaf, v) for leaf, v in zip(node.inputs, values)]
+    out_aval = ops.Aval(*ops.infer(node, ins))
+    expected = ops.bind(node)(*values)
+    kernel = kernels.kernel_for(node, ins, out_aval)
+    args = [kernel.consts.get(p, values[p]) for p in kernel.args]
+    results = [_call(kernel, args)]
+    if kernel.out and out_aval.shape:
+        buffer = np.full(out_aval.shape, np.nan, dtype=out_aval.dtype)
+        results.append(_call(kernel, args, buffer))
+        results.append(_call(kernel, args, buffer))  # again, into a used buffer
+    for got in results:
+        assert np.shape(got) == np.shape(expected)
+        assert np.asarray(got).dtype == np.asarray(expected).dtype
+        np.testing.assert_array_equal(got, expected)
+    return kernel
+
+
+def _call(kernel, args, out=None):
+    if kernel.expr is not None:
+        return eval(kernel.expr.format(*[f"a[{i}]" for i in range(len(args))]), {"a": args})
+    return kernel.fn(*args) if out is None else kernel.fn(*args, out=out)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div", "maximum"])
+def test_binary_elementwise(op):
+    build = getattr(ops, op)
+    check(build, f32(300, 64), f32(300, 64))
+    check(build, f32(300, 64), f32(1, 64))
+    check(build, f32(300, 64), 0.5)
+    check(build, 0.0, f32(300, 64))
+    check(build, f32(30, 4), 3)
+    check(build, f32(30, 4), f32(30, 4).astype(np.float64))
+    check(build, np.arange(12).reshape(3, 4), 0.5)  # an integer array meets a float: float64
+
+
+def test_add_bias_and_unary():
+    check(ops.add_bias, f32(300, 64), f32(1, 64))
+    for op in (ops.neg, ops.exp, ops.log):
+        check(op, np.abs(f32(300, 3)) + 0.1)
+    check(ops.exp, f32(1, 1))
+
+
+def test_weak_constants_are_converted_as_numpy_converts_them():
+    kernel = check(ops.mul, f32(4, 3), 0.1)
+    assert kernel.consts[1].dtype == np.float32 and kernel.consts[1] == np.float32(0.1)
+    kernel = check(ops.mul, np.arange(4.0), 0.1)
+    assert kernel.consts[1].dtype == np.float64
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((300, 2), (2, 64)), ((300, 64), (64, 3)), ((1, 5), (5, 1))])
+def test_matmul(a_shape, b_shape):
+    a, b = f32(*a_shape), f32(*b_shape)
+    check(ops.matmul, a, b)
+    check(ops.matmul, np.ascontiguousarray(a.T).T, b)  # a transposed view
+    check(ops.matmul, a.astype(np.float64), b.astype(np.float64))
+
+
+def test_matmul_uses_np_dot_as_it_is_at_call_time(book_numpy):
+    # nnfs.init() replaced np.dot with a float64 wrapper; out= cannot pass through it.
+    check(ops.matmul, f32(300, 64), f32(64, 3))
+
+
+def test_transpose_and_stop_gradient_are_views():
+    x = f32(5, 3)
+    kernel = check(ops.transpose, x)
+    assert kernel.views == (0,) and kernel.expr == "{0}.T"
+    check(ops.stop_gradient, x)
+
+
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 7, 8, 9, 64])
+@pytest.mark.parametrize("keepdims", [True, False])
+def test_max_and_sum_over_a_short_last_axis(width, keepdims):
+    x = f32(300, width, scale=100)
+    x[3, 0] = np.nan  # propagated by both
+    x[4] = 0.0
+    x[5, :] = -0.0
+    for op in (ops.max, ops.sum):
+        check(lambda v, op=op: op(v, axis=1, keepdims=keepdims), x)
+        check(lambda v, op=op: op(v, axis=-1, keepdims=keepdims), x)
+
+
+@pytest.mark.parametrize("axis, keepdims", [(None, False), (0, True), (0, False), ((0, 1), False), (1, True)])
+def test_reductions(axis, keepdims):
+    x = f32(30, 5)
+    for op in (ops.max, ops.sum, ops.mean):
+        check(lambda v, op=op: op(v, axis=axis, keepdims=keepdims), x)
+        check(lambda v, op=op: op(v, axis=axis, keepdims=keepdims), x.astype(np.float64))
+    check(ops.mean, np.arange(10))  # integers: numpy's mean, in float64
+
+
+def test_normalize_and_clip():
+    for width in (3, 10):
+        check(lambda v: ops.normalize(v, axis=1), np.abs(f32(300, width)) + 0.01)
+    check(lambda v: ops.normalize(v, axis=0), np.abs(f32(30, 4)) + 0.01)
+    p = np.abs(f32(300, 3))
+    p[0, 0], p[1, 1] = 0.0, 1.0
+    check(lambda v: ops.clip(v, 1e-7, 1 - 1e-7), p)
+    check(lambda v: ops.clip(v, 0, 1), p)
+    check(lambda v: ops.clip(v, 1e-7, 1 - 1e-7), p.astype(np.float64))
+
+
+def test_pick_unpick_broadcast_like_sum_like():
+    x, labels = f32(300, 3), rng.integers(0, 3, 300)
+    check(ops.pick, x, labels)
+    check(lambda g, y, like: ops.unpick(g, y, like), f32(300), labels, x)
+    check(lambda g, like: ops.broadcast_like(g, like, axis=1, keepdims=False), f32(300), x)
+    check(lambda g, like: ops.broadcast_like(g, like, axis=1, keepdims=True), f32(300, 1), x)
+    check(lambda g, like: ops.broadcast_like(g, like), np.float32(2.0), x)
+    check(ops.sum_like, f32(300, 64), f32(1, 64))
+    check(ops.sum_like, f32(300, 64), f32(64))
+    check(ops.sum_like, f32(300, 64), f32(300, 64))
+
+
+def test_pick_still_rejects_bad_labels():
+    x = f32(4, 3)
+    node = ops.pick(gn.Input("x", dtype="float32"), gn.Input("y", dtype="int64"))
+    labels = np.array([0, 1, 2, 3])
+    kernel = kernels.kernel_for(node, [aval(node.inputs[0], x), aval(node.inputs[1], labels)],
+                                ops.Aval((4,), np.dtype("float32")))
+    with pytest.raises(ValueError, match="labels must lie in"):
+        kernel.fn(x, labels)
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_gate(strict):
+    x = f32(300, 64)
+    x[0, :5] = 0.0
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(300, 64), x, 0.0)
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(300, 3), 1e-7, np.abs(f32(300, 3)))
+    # a float64 gradient gated by a float32 comparison with a Python number
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(30, 3).astype(np.float64), f32(30, 3), 0.1)
+
+
+def test_ops_without_a_kernel_run_their_own_forward():
+    node = ops.equal(gn.Input("a", dtype="float32"), gn.Input("b", dtype="float32"))
+    kernel = kernels.kernel_for(node, [ops.Aval((3,), np.dtype("float32"))] * 2,
+                                ops.Aval((3,), np.dtype("float32")))
+    assert not kernel.out and kernel.views == (0, 1)  # may return an input: assumed to share memory
