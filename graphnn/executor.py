@@ -35,7 +35,7 @@ import numpy as np
 
 from graphnn import ops
 from graphnn.core import Node
-from graphnn.kernels import FOLDABLE, PURE, SHAPE_ONLY, Kernel, kernel_for
+from graphnn.kernels import Kernel, kernel_for
 
 # Values smaller than this are not worth a buffer: numpy allocates them from a
 # cache, and a ufunc writing in place into a tiny array is slower than one
@@ -123,15 +123,18 @@ def simplify(nodes: list[Node], avals: dict) -> tuple[dict, dict]:
             rep[n] = rep[n.inputs[0]]
             continue
         ins = [rep[i] for i in n.inputs]
-        if n.op in PURE:
-            key = (n.op, tuple(id(i) for i in ins), _attrs_key(n.attrs))
+        pure = ops.PRIMITIVES[n.op].pure  # a random op always runs
+        if pure:
+            key = (n.op, tuple(ins), _attrs_key(n.attrs))
             same = seen.get(key)
             if same is not None:
                 rep[n] = same
                 continue
             seen[key] = n
         rep[n] = n
-        if n.op in FOLDABLE:
+        # matmul is not folded: its result depends on the np.dot installed when
+        # it runs (nnfs.init() replaces it).
+        if pure and n.op != "matmul":
             value = _fold(n, ins, folded, avals)
             if value is not _NOT_FOLDED:
                 folded[n] = value
@@ -148,7 +151,7 @@ def _attrs_key(attrs: dict) -> tuple:
 
 
 def _fold(n: Node, ins: list[Node], folded: dict, avals: dict):
-    shape_only = SHAPE_ONLY.get(n.op, ())
+    shape_only = ops.PRIMITIVES[n.op].shape_only
     values = []
     for position, i in enumerate(ins):
         if position in shape_only:

@@ -1,8 +1,8 @@
 """Graph: the nodes an output depends on, ordered once and compiled to a plan.
 
-``Graph(outputs)`` collects every node reachable from ``outputs`` and orders
-them topologically once (``graph.nx`` gives them as a networkx
-``MultiDiGraph``, one edge per argument, so ``a + a`` has two). ``run``
+``Graph(outputs)`` collects every node reachable from ``outputs`` into a
+networkx ``MultiDiGraph`` (``graph.nx``; one edge per argument, so ``a + a``
+has two) and orders them topologically once. ``run``
 specialises the order to what a fetch needs and to the feed's shapes (checking
 every shape rule on them, so a bad feed fails before anything runs), then
 compiles it into a straight-line Python function: one line per node,
@@ -41,10 +41,15 @@ class Graph:
         self.outputs: tuple[Node, ...] = (outputs,) if isinstance(outputs, Node) else tuple(outputs)
         if not self.outputs or not all(isinstance(o, Node) for o in self.outputs):
             raise GraphError("Graph needs one or more nodes as outputs")
-        self._nx: nx.MultiDiGraph | None = None
-        # Creation order is a topological order (a node is made after its inputs),
-        # the one networkx's lexicographical_topological_sort by serial gives.
-        self.nodes: list[Node] = sorted(_ancestors(self.outputs), key=lambda n: n.serial)
+        # networkx holds the graph, one edge per argument (so a + a has two);
+        # ordering by creation serial breaks ties, so the order is deterministic.
+        self.nx = nx.MultiDiGraph()
+        with _gc_paused():
+            for node in sorted(_ancestors(self.outputs), key=lambda n: n.serial):
+                self.nx.add_node(node)
+                for position, inp in enumerate(node.inputs):
+                    self.nx.add_edge(inp, node, key=position)
+            self.nodes: list[Node] = list(nx.lexicographical_topological_sort(self.nx, key=lambda n: n.serial))
         for node in self.nodes:
             if node.name is None:
                 node.name = unique_name(node.kind)
@@ -61,21 +66,9 @@ class Graph:
         self._params = [n for n in self.nodes if n.kind == "parameter"]
 
     @property
-    def nx(self) -> nx.MultiDiGraph:
-        """The graph as a networkx ``MultiDiGraph``, one edge per argument (built on first use)."""
-        if self._nx is None:
-            g = nx.MultiDiGraph()
-            g.add_nodes_from(self.nodes)
-            for node in self.nodes:
-                for position, inp in enumerate(node.inputs):
-                    g.add_edge(inp, node, key=position)
-            self._nx = g
-        return self._nx
-
-    @property
     def params(self) -> list[Node]:
         """Parameter nodes, in the order they were created (dense1/weights first)."""
-        return [n for n in self.nodes if n.kind == "parameter"]
+        return list(self._params)
 
     def node(self, key: Node | str) -> Node:
         """The node for a node or a name; unknown names suggest the nearest ones."""

@@ -59,26 +59,6 @@ class Kernel:
     consts: dict[int, Any] = field(default_factory=dict)
 
 
-# Inputs whose value a primitive never reads, only their shape and dtype.
-SHAPE_ONLY: dict[str, tuple[int, ...]] = {
-    "ones_like": (0,), "zeros_like": (0,), "count": (0,),
-    "broadcast_like": (1,), "unpick": (2,), "sum_like": (1,),
-}
-
-# Deterministic primitives: equal inputs give equal outputs, with no effect
-# besides errors. Only these are merged or folded; an op not listed here
-# (random ones, say) always runs.
-PURE = frozenset({
-    "matmul", "transpose", "add", "add_bias", "sub", "mul", "div", "neg", "exp", "log",
-    "maximum", "max", "sum", "mean", "normalize", "clip", "pick", "unpick", "broadcast_like",
-    "count", "gate", "equal", "stop_gradient", "ones_like", "zeros_like", "sum_like",
-    "abs", "sign", "square", "softmax_cce_grad", "softmax_cce_scale",
-})
-
-# Folding computes a value once, before any run; matmul is left out because
-# its result depends on which np.dot is installed when it runs (nnfs.init()).
-FOLDABLE = PURE - {"matmul"}
-
 _UFUNCS = {
     "add": np.add, "add_bias": np.add, "sub": np.subtract, "mul": np.multiply,
     "div": np.divide, "maximum": np.maximum, "neg": np.negative, "exp": np.exp, "log": np.log,

@@ -42,12 +42,21 @@ ZERO = "zero"  # gradient rule marker: this input gets no gradient (it is zero)
 
 @dataclass(frozen=True)
 class Primitive:
+    """One operation: what it computes, its shape rule, its gradient rules.
+
+    ``pure``: equal inputs always give equal outputs (false for random ops), so
+    the executor may merge duplicates and fold constants. ``shape_only``:
+    positions of inputs whose shape and dtype are read, never their values.
+    """
+
     name: str
     forward: Callable
     infer: Callable
     grads: tuple = ()
     doc: str = ""
     attrs: tuple = field(default=())
+    pure: bool = True
+    shape_only: tuple = ()
 
 
 PRIMITIVES: dict[str, Primitive] = {}
@@ -442,22 +451,25 @@ PICK = register(Primitive("pick", _pick, _pick_infer, (_pick_dx, None),
                           "x (N, C), labels (N,) -> x[i, labels[i]]; one-hot labels (N, C) "
                           "-> sum(x * labels, axis=1)"))
 UNPICK = register(Primitive("unpick", _unpick, _unpick_infer, (_unpick_dg, None, ZERO),
-                            "scatter g (N,) back to the picked entries of a zero (N, C)"))
+                            "scatter g (N,) back to the picked entries of a zero (N, C)",
+                            shape_only=(2,)))
 BROADCAST_LIKE = register(Primitive("broadcast_like", _broadcast_like, _broadcast_like_infer,
                                     (_broadcast_like_dg, ZERO),
                                     "g broadcast to x's shape (undoes a reduction over axis)",
-                                    ("axis", "keepdims")))
+                                    ("axis", "keepdims"), shape_only=(1,)))
 COUNT = register(Primitive("count", _count, _count_infer, (ZERO,),
-                           "number of elements reduced over axis", ("axis",)))
+                           "number of elements reduced over axis", ("axis",), shape_only=(0,)))
 GATE = register(Primitive("gate", _gate, _gate_infer, (_gate_dg, ZERO, ZERO),
                           "g where a > b (a >= b if not strict), else 0", ("strict",)))
 EQUAL = register(Primitive("equal", _equal, _compare_infer, (ZERO, ZERO), "1 where a == b, else 0"))
 STOP_GRADIENT = register(Primitive("stop_gradient", _identity, _same, (ZERO,),
                                    "x, seen by autodiff as a constant"))
-ONES_LIKE = register(Primitive("ones_like", _ones_like, _same, (ZERO,), "ones of x's shape"))
-ZEROS_LIKE = register(Primitive("zeros_like", _zeros_like, _same, (ZERO,), "zeros of x's shape"))
+ONES_LIKE = register(Primitive("ones_like", _ones_like, _same, (ZERO,), "ones of x's shape",
+                               shape_only=(0,)))
+ZEROS_LIKE = register(Primitive("zeros_like", _zeros_like, _same, (ZERO,), "zeros of x's shape",
+                                shape_only=(0,)))
 SUM_LIKE = register(Primitive("sum_like", _sum_like, _sum_like_infer, (_sum_like_dg, ZERO),
-                              "g summed over the axes along which x was broadcast"))
+                              "g summed over the axes along which x was broadcast", shape_only=(1,)))
 
 
 # ---------------------------------------------------------------- builders
@@ -632,7 +644,7 @@ SQUARE = register(Primitive("square", np.square, _unary, (_square_dx,), "x * x")
 DROPOUT_MASK = register(Primitive(
     "dropout_mask", _dropout_mask, _dropout_mask_infer, (ZERO,),
     "random (not pure: a new draw on every run): binomial(1, 1 - rate, x.shape) / (1 - rate), "
-    "in x's dtype", ("rate",)))
+    "in x's dtype", ("rate",), pure=False))
 SOFTMAX_CCE_GRAD = register(Primitive(
     "softmax_cce_grad", _softmax_cce_grad, _softmax_cce_grad_infer, (_softmax_cce_grad_dp, None),
     "the book's joint gradient of mean(-log(clip(probs, lo, hi)[labels])) with respect to the "
