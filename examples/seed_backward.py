@@ -5,6 +5,7 @@ writes backward.svg: the forward pass and, in another colour, the gradient nodes
 """
 import nnfs
 from nnfs.datasets import spiral_data
+
 import graphnn as gn
 
 nnfs.init()

@@ -5,6 +5,7 @@ Prints the first five softmax rows, [[0.33333334 0.33333334 0.33333334]
 """
 import nnfs
 from nnfs.datasets import spiral_data
+
 import graphnn as gn
 
 nnfs.init()

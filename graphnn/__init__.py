@@ -10,12 +10,36 @@ from graphnn.autodiff import check_grad, grad
 from graphnn.core import Constant, GraphError, Input, Node, Parameter, reset_names, scope
 from graphnn.graph import Graph, Values
 from graphnn.inspection import (
-    Finding, NumericsError, Thresholds, Trace, diagnose, gradients, stats, summary,
+    Finding,
+    NumericsError,
+    Thresholds,
+    Trace,
+    diagnose,
+    gradients,
+    stats,
+    summary,
 )
 from graphnn.layers import Dense, Dropout, Layer, Linear, ReLU, Sigmoid, Softmax
 from graphnn.ops import (
-    PRIMITIVES, add, add_bias, clip, div, exp, log, matmul, max, maximum, mean, mul, neg,
-    normalize, pick, stop_gradient, sub, sum, transpose,
+    PRIMITIVES,
+    add,
+    add_bias,
+    clip,
+    div,
+    exp,
+    log,
+    matmul,
+    max,
+    maximum,
+    mean,
+    mul,
+    neg,
+    normalize,
+    pick,
+    stop_gradient,
+    sub,
+    sum,
+    transpose,
 )
 
 __all__ = [
@@ -29,12 +53,16 @@ __all__ = [
 # Training like the book (issue 4): losses, accuracy, optimizers, the Model.
 from graphnn.accuracy import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from graphnn.losses import (
-    BinaryCrossEntropy, CategoricalCrossEntropy, Loss, MeanAbsoluteError, MeanSquaredError,
+    BinaryCrossEntropy,
+    CategoricalCrossEntropy,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
     regularization_loss,
 )
+from graphnn.model import Model
 from graphnn.ops import abs, dropout_mask, sign, softmax_cce_grad, square
 from graphnn.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
-from graphnn.model import Model
 
 __all__ += [
     "Accuracy", "Adagrad", "Adam", "BinaryAccuracy", "BinaryCrossEntropy", "CategoricalAccuracy",

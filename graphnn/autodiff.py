@@ -8,11 +8,12 @@ creates nodes; the forward nodes are never changed, so it can be called again.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from graphnn import ops, rewrite as rewrites
+from graphnn import ops
+from graphnn import rewrite as rewrites
 from graphnn.core import Constant, GraphError, Node, backward_scope, format_shape, scope_path
 
 

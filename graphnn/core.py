@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from typing import Any, Iterator
+import os
+import secrets
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -190,3 +193,24 @@ def Constant(value: Any, name: str | None = None) -> Node:
 
 def as_node(x: Any) -> Node:
     return x if isinstance(x, Node) else Constant(x)
+
+
+def write_atomically(path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place.
+
+    An interrupted write leaves the old file or none, never half a file. The
+    file gets the usual permissions (0o666 less the umask), as ``open`` gives.
+    """
+    path = os.fspath(path)
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
+                       f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise

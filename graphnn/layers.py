@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphnn import ops
-from graphnn.core import GraphError, Node, Parameter, _used_names, as_node, scope, unique_name
+from graphnn.core import GraphError, Node, Parameter, _used_names, as_node, format_shape, scope, unique_name
 
 
 class Layer:
@@ -99,16 +99,11 @@ class Dense(Layer):
         self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
         if self.n_inputs < 1 or self.n_neurons < 1:
             raise GraphError(f"Dense({n_inputs}, {n_neurons}): sizes must be at least 1")
-        self.regularizers = {"weight_regularizer_l1": weight_regularizer_l1,
-                             "weight_regularizer_l2": weight_regularizer_l2,
-                             "bias_regularizer_l1": bias_regularizer_l1,
-                             "bias_regularizer_l2": bias_regularizer_l2}
-        for key, value in self.regularizers.items():
-            self.regularizers[key] = _non_negative(value, f"Dense({n_inputs}, {n_neurons}): {key}")
-        self.weight_regularizer_l1 = self.regularizers["weight_regularizer_l1"]
-        self.weight_regularizer_l2 = self.regularizers["weight_regularizer_l2"]
-        self.bias_regularizer_l1 = self.regularizers["bias_regularizer_l1"]
-        self.bias_regularizer_l2 = self.regularizers["bias_regularizer_l2"]
+        where = f"Dense({n_inputs}, {n_neurons})"
+        self.weight_regularizer_l1 = _non_negative(weight_regularizer_l1, f"{where}: weight_regularizer_l1")
+        self.weight_regularizer_l2 = _non_negative(weight_regularizer_l2, f"{where}: weight_regularizer_l2")
+        self.bias_regularizer_l1 = _non_negative(bias_regularizer_l1, f"{where}: bias_regularizer_l1")
+        self.bias_regularizer_l2 = _non_negative(bias_regularizer_l2, f"{where}: bias_regularizer_l2")
         self.weight_scale = float(weight_scale)
         self.weights = Parameter(self.weight_scale * np.random.randn(self.n_inputs, self.n_neurons))
         self.biases = Parameter(np.zeros((1, self.n_neurons)))
@@ -121,7 +116,7 @@ class Dense(Layer):
         if x.shape is not None and (len(x.shape) != 2 or x.shape[1] not in (None, self.n_inputs)):
             raise GraphError(f"{self.name}: Dense({self.n_inputs}, {self.n_neurons}) expects inputs "
                              f"of shape (N, {self.n_inputs}), got {x.name} of shape "
-                             f"{_shape(x.shape)}")
+                             f"{format_shape(x.shape)}")
         return ops.add_bias(ops.matmul(x, self.weights), self.biases)
 
     def penalty(self) -> Node | None:
@@ -151,8 +146,11 @@ class Dense(Layer):
         return self._penalty
 
     def config(self) -> dict:
-        return {"n_inputs": self.n_inputs, "n_neurons": self.n_neurons,
-                "weight_scale": self.weight_scale, **self.regularizers}
+        return {"n_inputs": self.n_inputs, "n_neurons": self.n_neurons, "weight_scale": self.weight_scale,
+                "weight_regularizer_l1": self.weight_regularizer_l1,
+                "weight_regularizer_l2": self.weight_regularizer_l2,
+                "bias_regularizer_l1": self.bias_regularizer_l1,
+                "bias_regularizer_l2": self.bias_regularizer_l2}
 
 
 def _non_negative(value, what: str) -> float:
@@ -163,11 +161,6 @@ def _non_negative(value, what: str) -> float:
     if not (np.isfinite(number) and number >= 0):
         raise GraphError(f"{what} must be a number >= 0, got {value!r}")
     return number
-
-
-def _shape(shape) -> str:
-    from graphnn.core import format_shape
-    return format_shape(shape)
 
 
 class ReLU(Layer):

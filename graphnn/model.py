@@ -181,21 +181,15 @@ class Model:
                     loss_count += len(samples)
                     say.tick()
                     if batch_size is not None and (not step % print_every or step == steps - 1):
-                        say(f"step: {step}, acc: {accuracy:.3f}, loss: {data_loss + reg_loss:.3f} "
-                            f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
-                            f"lr: {self.optimizer.current_learning_rate}")
+                        say(self._line(f"step: {step}", accuracy, data_loss, reg_loss))
                 if batch_size is None:
                     if not epoch % print_every:
-                        say(f"epoch: {epoch}, acc: {accuracy:.3f}, loss: {data_loss + reg_loss:.3f} "
-                            f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
-                            f"lr: {self.optimizer.current_learning_rate}")
+                        say(self._line(f"epoch: {epoch}", accuracy, data_loss, reg_loss))
                 else:
                     data_loss = loss_sum / loss_count
                     reg_loss = self.regularization_loss()
                     accuracy = self.accuracy.calculate_accumulated()
-                    say(f"training, acc: {accuracy:.3f}, loss: {data_loss + reg_loss:.3f} "
-                        f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
-                        f"lr: {self.optimizer.current_learning_rate}")
+                    say(self._line("training", accuracy, data_loss, reg_loss))
                     if validation_data is not None:
                         history["validation"] = self._evaluate(*validation_data, batch_size, say)
                 history["accuracy"].append(float(accuracy))
@@ -208,6 +202,12 @@ class Model:
         finally:
             close()
         return history
+
+    def _line(self, head: str, accuracy, data_loss, reg_loss) -> str:
+        """The book's training line."""
+        return (f"{head}, acc: {accuracy:.3f}, loss: {data_loss + reg_loss:.3f} "
+                f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
+                f"lr: {self.optimizer.current_learning_rate}")
 
     def _step(self, X: np.ndarray, y: np.ndarray):
         """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy."""

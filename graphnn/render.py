@@ -23,8 +23,6 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import os
-import secrets
 import threading
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -35,7 +33,7 @@ import graphviz
 import numpy as np
 
 from graphnn import inspection as ins
-from graphnn.core import GraphError, Node, format_shape
+from graphnn.core import GraphError, Node, format_shape, write_atomically
 
 STYLES: dict[str, dict[str, str]] = {
     # what a node is
@@ -611,22 +609,6 @@ def rendered(source: str, fmt: str) -> bytes:
 def svg(graph, **options) -> str:
     """The diagram as SVG text (what notebooks display)."""
     return rendered(to_dot(graph, **options).source, "svg").decode("utf-8")
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it into place.
-
-    The file gets the usual permissions (0o666 less the umask), as ``open`` would give.
-    """
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def render(graph, path, **options) -> str:

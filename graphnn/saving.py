@@ -25,9 +25,9 @@ is truncated, corrupt, not graphnn's, or from another architecture gives a
 
 from __future__ import annotations
 
+import io
 import json
 import os
-import tempfile
 import zipfile
 import zlib
 from typing import Any
@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from graphnn.accuracy import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
-from graphnn.core import GraphError, format_shape
+from graphnn.core import GraphError, format_shape, write_atomically
 from graphnn.layers import Dense, Dropout, Layer, Linear, ReLU, Sigmoid, Softmax
 from graphnn.losses import (
     BinaryCrossEntropy,
@@ -94,19 +94,9 @@ def _header(model, content: str) -> dict:
 # ---------------------------------------------------------------- writing
 
 def _write(path, header: dict, arrays: dict[str, np.ndarray]) -> None:
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{HEADER: np.array(json.dumps(header))}, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **{HEADER: np.array(json.dumps(header))}, **arrays)
+    write_atomically(path, buffer.getvalue())
 
 
 def save_parameters(model, path) -> None:

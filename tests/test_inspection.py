@@ -200,7 +200,8 @@ def test_numerics_check_stops_at_the_first_bad_node():
         graph.run({x: np.array([1.0, -1.0, 4.0], np.float32)}, hook=trace, check_numerics=True)
     error = caught.value
     assert error.node.name == "log"
-    assert str(error).startswith("log: log produced 1 NaN and 0 Inf of 3 values [inputs: x (3,) min -1 mean 1.333 max 4")
+    assert str(error).startswith(
+        "log: log produced 1 NaN and 0 Inf of 3 values [inputs: x (3,) min -1 mean 1.333 max 4")
     assert error.input_stats["x"].min == -1.0
     assert [e.node.name for e in trace.entries] == ["x", "log"]  # stopped there
     assert isinstance(error, gn.GraphError)

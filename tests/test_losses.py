@@ -38,9 +38,9 @@ def test_categorical_cross_entropy_matches_the_book_sparse_and_one_hot():
 def test_elementwise_losses_match_the_book(ours, book):
     out = RNG.uniform(0.01, 0.99, (8, 2)).astype(np.float32)
     target = (RNG.uniform(size=(8, 2)) > 0.5).astype(np.float32)
-    O, T = gn.Input("o"), gn.Input("t")
-    loss = ours()(O, T)
-    values = gn.Graph([loss, loss.inputs[0]]).run({O: out, T: target})
+    P, T = gn.Input("o"), gn.Input("t")
+    loss = ours()(P, T)
+    values = gn.Graph([loss, loss.inputs[0]]).run({P: out, T: target})
     ref = book()
     assert values[loss] == ref.calculate(out, target)
     assert np.array_equal(values[loss.inputs[0]], ref.forward(out, target))  # per-sample losses
@@ -49,17 +49,17 @@ def test_elementwise_losses_match_the_book(ours, book):
 def test_binary_cross_entropy_clips_like_the_book():
     out = np.array([[0.0], [1.0], [0.5]], np.float32)
     target = np.array([[1.0], [0.0], [1.0]], np.float32)
-    O, T = gn.Input("o"), gn.Input("t")
-    loss = gn.BinaryCrossEntropy()(O, T)
-    value = gn.Graph([loss]).run({O: out, T: target})[loss]
+    P, T = gn.Input("o"), gn.Input("t")
+    loss = gn.BinaryCrossEntropy()(P, T)
+    value = gn.Graph([loss]).run({P: out, T: target})[loss]
     assert np.isfinite(value) and value == bk.Loss_BinaryCrossentropy().calculate(out, target)
 
 
 def test_targets_of_another_shape_are_a_clear_error():
-    O, T = gn.Input("o", shape=(None, 1)), gn.Input("t", shape=(None,))
+    P, T = gn.Input("o", shape=(None, 1)), gn.Input("t", shape=(None,))
     with pytest.raises(gn.GraphError, match=r"bce1: BinaryCrossEntropy needs targets of the predictions' "
                                             r"shape \(None, 1\); got t of shape \(None,\) \(reshape"):
-        gn.BinaryCrossEntropy()(O, T)
+        gn.BinaryCrossEntropy()(P, T)
 
 
 # ------------------------------------------------------------ gradients by finite differences
@@ -73,8 +73,8 @@ def _check(loss, xs, feeds, tol=1e-6):
 def test_elementwise_loss_gradients(loss_cls):
     out = RNG.uniform(0.05, 0.95, (5, 2))
     target = RNG.uniform(size=(5, 2))
-    O, T = gn.Input("o"), gn.Input("t")
-    _check(loss_cls()(O, T), [O], {O: out, T: target})
+    P, T = gn.Input("o"), gn.Input("t")
+    _check(loss_cls()(P, T), [P], {P: out, T: target})
 
 
 @pytest.mark.parametrize("rewrite", [True, "strict", False])
