@@ -14,18 +14,12 @@ import numpy as np
 
 from graphnn import ops
 from graphnn import rewrite as rewrites
-from graphnn.core import Constant, GraphError, Node, backward_scope, format_shape, scope_path
+from graphnn.core import Constant, GraphError, Node, ancestors, backward_scope, format_shape, scope_path
 
 
 def _ancestors(y: Node) -> list[Node]:
     """Every node ``y`` depends on, itself included, in creation order."""
-    seen, stack = {y}, [y]
-    while stack:
-        for i in stack.pop().inputs:
-            if i not in seen:
-                seen.add(i)
-                stack.append(i)
-    return sorted(seen, key=lambda n: n.serial)
+    return sorted(ancestors([y]), key=lambda n: n.serial)
 
 
 def _was_broadcast(g: tuple | None, x: tuple | None) -> bool:

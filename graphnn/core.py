@@ -191,6 +191,17 @@ def Constant(value: Any, name: str | None = None) -> Node:
                 shape=shape, dtype=dtype, value=value)
 
 
+def ancestors(nodes) -> set:
+    """``nodes`` and every node they depend on (an iterative walk: no recursion limit)."""
+    seen, stack = set(nodes), list(nodes)
+    while stack:
+        for i in stack.pop().inputs:
+            if i not in seen:
+                seen.add(i)
+                stack.append(i)
+    return seen
+
+
 def as_node(x: Any) -> Node:
     return x if isinstance(x, Node) else Constant(x)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ class Program:
     """A compiled plan: ``function(hook, *inputs)`` returns the kept values in order."""
 
     function: Callable
-    lines: dict[int, Node]   # line number -> node, to name the node behind an error
+    lines: dict[Any, dict[int, Node]]  # code object -> line -> node, to name the node behind an error
     var: dict[Node, str]     # node -> its variable in the function
     rep: dict[Node, Node]    # node -> the node whose line computes its value
     candidates: list[Node]   # nodes given a buffer (for the first-run check)
@@ -286,35 +287,94 @@ def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffer
 
     params = [f"i{k}" for k in range(len(inputs))]
     position = {n: k for k, n in enumerate(inputs)}
-    code = [f"def _plan(_hook, {', '.join(params)}):" if params else "def _plan(_hook):"]
-    lines: dict[int, Node] = {}
+    body: list[list[str]] = []  # per node: its line, then its hook and del lines
     for n in order:
         v, s = var[n], slot[n]
         if n.kind == "input":
-            code.append(f"    {v} = i{position[n]}")
+            body.append([f"    {v} = i{position[n]}"])
         elif n.kind == "parameter":
             namespace[f"n{s}"] = n
-            code.append(f"    {v} = n{s}.value")  # read each run: optimizers may replace it
+            body.append([f"    {v} = n{s}.value"])  # read each run: optimizers may replace it
         elif n.kind == "constant":
             namespace[f"c{s}"] = n.value
-            code.append(f"    {v} = c{s}")
+            body.append([f"    {v} = c{s}"])
         elif n in folded:
             namespace[f"c{s}"] = folded[n]
             # shared by every run and read-only: the caller gets a copy of their own
-            code.append(f"    {v} = c{s}.copy()" if n in kept_set else f"    {v} = c{s}")
+            body.append([f"    {v} = c{s}.copy()" if n in kept_set else f"    {v} = c{s}"])
         else:
-            code.append(f"    {v} = {_call(n, s, kernels[n], args[n], var, buffer_of, namespace)}")
-        lines[len(code)] = n
+            body.append([f"    {v} = {_call(n, s, kernels[n], args[n], var, buffer_of, namespace)}"])
         if hooked:
             namespace[f"n{s}"] = n
-            code.append(f"    _hook(n{s}, {v})")
+            body[-1].append(f"    _hook(n{s}, {v})")
         if n in frees:
-            code.append(f"    del {', '.join(frees[n])}")
-    code.append(f"    return ({''.join(var[rep[k]] + ', ' for k in kept)})")
-    source = "\n".join(code)
-    exec(compile(source, "<graphnn plan>", "exec"), namespace)
+            body[-1].append(f"    del {', '.join(frees[n])}")
+    returned = [var[rep[k]] for k in kept]
+    lines: dict[Any, dict[int, Node]] = {}
+    if len(order) <= CHUNK:
+        source = _define("_plan", ["_hook"] + params, order, body, namespace, lines, _tuple(returned))
+    else:
+        source = _chunked(order, body, params, returned, var, args, position, namespace, lines)
     candidates = [n for n in order if n in buffer_of]
     return Program(namespace["_plan"], lines, var, rep, candidates, buffers, source)
+
+
+def _tuple(names) -> str:
+    return f"({''.join(v + ', ' for v in names)})"
+
+
+def _define(name, params, nodes, body, namespace, lines, returned) -> str:
+    """Compile ``def name(params)``: ``nodes``' lines, then ``return returned``."""
+    code = [f"def {name}({', '.join(params)}):"]
+    numbers = {}  # line -> node, to name the node behind an error
+    for n, node_lines in zip(nodes, body):
+        numbers[len(code) + 1] = n
+        code.extend(node_lines)
+    code.append(f"    return {returned}")
+    source = "\n".join(code)
+    exec(compile(source, "<graphnn plan>", "exec"), namespace)
+    lines[namespace[name].__code__] = numbers
+    return source
+
+
+# CPython's compile() takes superlinear time in the size of what it compiles
+# (a 16,000-line function: about 21x the time of 1,000 lines), so a plan longer
+# than CHUNK nodes is cut into functions compiled one by one. _plan calls them
+# in order, passing the values that cross a cut as arguments and return values;
+# each chunk also returns its kept values as one tuple.
+CHUNK = 2000
+
+
+def _chunked(order, body, params, returned, var, args, position, namespace, lines) -> str:
+    parts = [order[start:start + CHUNK] for start in range(0, len(order), CHUNK)]
+    chunk_of = {var[n]: c for c, part in enumerate(parts) for n in part}
+    needs = []  # per chunk: the values it reads that earlier chunks (or the caller) made
+    for c, part in enumerate(parts):
+        reads = [f"i{position[n]}" for n in part if n.kind == "input"] + \
+            [var[a] for n in part for a in args.get(n, ()) if a is not None]
+        needs.append(list(dict.fromkeys(v for v in reads if chunk_of.get(v) != c)))
+    last = {v: c for c, vs in enumerate(needs) for v in vs}  # the last chunk that reads v
+    kept: list[list[int]] = [[] for _ in parts]  # per chunk: the positions in returned it makes
+    for p, v in enumerate(returned):
+        kept[chunk_of[v]].append(p)
+    sources, top = [], [f"def _plan({', '.join(['_hook'] + params)}):"]
+    for c, part in enumerate(parts):
+        gives = _tuple(var[n] for n in part if last.get(var[n], c) > c)
+        sources.append(_define(f"_plan{c}", ["_hook"] + needs[c], part, body[c * CHUNK:(c + 1) * CHUNK],
+                               namespace, lines, f"{gives}, {_tuple(returned[p] for p in kept[c])}"))
+        top.append(f"    {gives}, _k{c} = _plan{c}({', '.join(['_hook'] + needs[c])})")
+        dead = [v for v in needs[c] if last[v] == c]
+        if dead:  # free what no later chunk reads (the chunk has dropped its own reference)
+            top.append(f"    del {', '.join(dead)}")
+    flat = [p for ps in kept for p in ps]
+    result = " + ".join(f"_k{c}" for c in range(len(parts)))
+    if flat != sorted(flat):  # back to the caller's order
+        namespace["_order"] = operator.itemgetter(*sorted(range(len(flat)), key=flat.__getitem__))
+        result = f"_order({result})"
+    top.append(f"    return {result}")
+    sources.append("\n".join(top))
+    exec(compile(sources[-1], "<graphnn plan>", "exec"), namespace)
+    return "\n\n".join(sources)
 
 
 def _call(n, s, kernel, args, var, buffer_of, namespace) -> str:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import difflib
 import threading
-from collections.abc import Mapping
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import networkx as nx
 import numpy as np
 
 from graphnn import ops
-from graphnn.core import GraphError, Node, format_shape, unique_name
+from graphnn.core import GraphError, Node, ancestors, format_shape, unique_name
 from graphnn.executor import Program, _gc_paused, compile_program
 
 
@@ -45,7 +45,7 @@ class Graph:
         # ordering by creation serial breaks ties, so the order is deterministic.
         self.nx = nx.MultiDiGraph()
         with _gc_paused():
-            for node in sorted(_ancestors(self.outputs), key=lambda n: n.serial):
+            for node in sorted(ancestors(self.outputs), key=lambda n: n.serial):
                 self.nx.add_node(node)
                 for position, inp in enumerate(node.inputs):
                     self.nx.add_edge(inp, node, key=position)
@@ -218,7 +218,7 @@ class Plan:
 
     def __init__(self, graph: Graph, targets: tuple, arrays: list, keep: str, hooked: bool,
                  optimize: bool = True):
-        needed = _ancestors(targets)
+        needed = ancestors(targets)
         self.nodes = [n for n in graph.nodes if n in needed]
         self.inputs = [n for n in graph.inputs if n in needed]
         fed = {n: a for n, a in zip(graph.inputs, arrays)}
@@ -226,7 +226,8 @@ class Plan:
         if missing:
             raise GraphError(f"no feed for input {', '.join(missing)} "
                              f"(needed by {', '.join(t.name for t in targets)})")
-        self.shapes = self._check_shapes(fed)
+        with _gc_paused():  # many small objects at once: see executor._gc_paused
+            self.shapes = self._check_shapes(fed)
         self.feed_slots = [graph.inputs.index(n) for n in self.inputs]
         self.kept = list(targets) if keep == "fetched" else self.nodes
         self.kept = list(dict.fromkeys(self.kept))
@@ -326,7 +327,8 @@ class Plan:
     def _explain(self, program: Program, error: Exception) -> GraphError:
         """Name the node whose line in the compiled function raised."""
         tb = error.__traceback__
-        while tb is not None and tb.tb_frame.f_code is not program.function.__code__:
+        # to the node's line in _plan or one of its chunks (not a hook's line)
+        while tb is not None and tb.tb_lineno not in program.lines.get(tb.tb_frame.f_code, ()):
             tb = tb.tb_next
         if tb is None:
             return GraphError(f"running the graph failed: {error}")
@@ -336,7 +338,7 @@ class Plan:
             name = program.var.get(program.rep.get(i, i))
             return local.get(name) if name is not None else None
 
-        return _failure(program.lines[tb.tb_lineno], error, value_of)
+        return _failure(program.lines[tb.tb_frame.f_code][tb.tb_lineno], error, value_of)
 
 
 def _failure(node: Node, error: Exception, value_of: Callable) -> GraphError:
@@ -345,17 +347,6 @@ def _failure(node: Node, error: Exception, value_of: Callable) -> GraphError:
         v = value_of(i)
         shown.append(f"{i.name} {format_shape(np.shape(v))}" if v is not None else i.name)
     return GraphError(f"{node.where()}: {node.op} failed: {error} [inputs: {', '.join(shown)}]")
-
-
-def _ancestors(targets) -> set:
-    """The targets and every node they depend on."""
-    seen, stack = set(targets), list(targets)
-    while stack:
-        for i in stack.pop().inputs:
-            if i not in seen:
-                seen.add(i)
-                stack.append(i)
-    return seen
 
 
 def _compile(nodes: list, inputs: list, kept: list, avals: dict, optimize: bool, pool: bool,

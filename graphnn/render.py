@@ -33,7 +33,7 @@ import graphviz
 import numpy as np
 
 from graphnn import inspection as ins
-from graphnn.core import GraphError, Node, format_shape, write_atomically
+from graphnn.core import GraphError, Node, ancestors, format_shape, write_atomically
 
 STYLES: dict[str, dict[str, str]] = {
     # what a node is
@@ -295,12 +295,7 @@ def ran_nodes(graph, values: Mapping | None, known: dict) -> set | None:
     if fetched is None:
         done = set(known)
     else:
-        done, stack = set(fetched), list(fetched)
-        while stack:
-            for i in stack.pop().inputs:
-                if i not in done:
-                    done.add(i)
-                    stack.append(i)
+        done = ancestors(fetched)
     return None if all(n in done for n in graph.nodes) else done
 
 

@@ -197,3 +197,36 @@ def test_errors_still_name_the_node():
     graph = gn.Graph([loss])
     with pytest.raises(gn.GraphError, match="labels must lie in"):
         graph.run({x: np.ones((3, 3), np.float32), labels: np.array([0, 1, 5])}, keep="fetched")
+
+
+def test_a_plan_longer_than_a_chunk_runs_and_names_its_errors():
+    from graphnn.executor import CHUNK
+    x, labels = gn.Input("x", shape=(None, 3), dtype="float32"), gn.Input("labels")
+    h = early = gn.exp(x)
+    cycle = (lambda v: v * 0.9, lambda v: v + 0.1, gn.exp, gn.log, gn.neg)
+    for i in range(int(1.5 * CHUNK)):
+        h = cycle[i % 5](h)
+        if i % 700 == 0:  # values that cross one or more cuts
+            h = h + early + x
+    out = gn.pick(h, labels, name="late_pick")
+    graph = gn.Graph([out])
+    feeds = {x: np.full((3, 3), 0.3, np.float32), labels: np.array([0, 1, 2])}
+    plain = graph.run(feeds, optimize=False)
+    assert "def _plan1(" in list(graph._plans.values())[0].program.source  # compiled in chunks
+    for keep in ("all", "fetched"):
+        for _ in range(2):  # the check run, then the chunked program
+            values = graph.run(feeds, keep=keep)
+            assert_same(values[out], plain[out])
+            if keep == "all":
+                assert all(np.array_equal(values[n], plain[n]) for n in plain)
+    fetched = graph.run(feeds, fetch=[out, early, x], keep="fetched", optimize=False)
+    for _ in range(2):  # kept values from several chunks, back in the order asked for
+        values = graph.run(feeds, fetch=[out, early, x], keep="fetched")
+        assert [values[n].tolist() for n in (out, early, x)] == [fetched[n].tolist() for n in (out, early, x)]
+    trace = gn.Trace()
+    assert_same(graph.run(feeds, hook=trace)[out], plain[out])
+    bad = {x: feeds[x], labels: np.array([0, 1, 5])}
+    for keep in ("all", "fetched"):  # plans already checked: the error comes from a chunk
+        for optimize in (True, False):
+            with pytest.raises(gn.GraphError, match=r"late_pick.*labels must lie in.*\(3, 3\).*labels \(3,\)"):
+                graph.run(bad, keep=keep, optimize=optimize)
