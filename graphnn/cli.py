@@ -18,13 +18,9 @@ def seed_network():
 
     Returns ``(graph, feeds, probs, loss)``. Calls ``nnfs.init()``, as the book does.
     """
-    import nnfs
-    from nnfs.datasets import spiral_data
-
     import graphnn as gn
 
-    nnfs.init()
-    X, y = spiral_data(samples=100, classes=3)
+    X, y = spiral_feeds()
     inputs, targets = gn.Input("X"), gn.Input("y")
     dense1, relu, dense2 = gn.Dense(2, 3), gn.ReLU(), gn.Dense(3, 3)
     softmax, loss_fn = gn.Softmax(), gn.CategoricalCrossEntropy()
