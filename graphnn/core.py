@@ -10,6 +10,7 @@ updates in place) and constants.
 from __future__ import annotations
 
 import contextlib
+import gc
 import itertools
 import os
 import secrets
@@ -70,6 +71,20 @@ def scope_path(path: tuple[str, ...]) -> Iterator[None]:
         yield
     finally:
         _scope_stack[:] = saved
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while building many objects at once (graphs,
+    plans): it would scan them again and again (superlinear time); they hold no
+    cycles to find."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def current_scope() -> tuple[str, ...]:

@@ -23,8 +23,6 @@ first two, for comparison.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import math
 import operator
 from collections import defaultdict
@@ -35,8 +33,8 @@ from typing import Any
 import numpy as np
 
 from graphnn import ops
-from graphnn.core import Node
-from graphnn.kernels import Kernel, kernel_for
+from graphnn.core import Node, gc_paused
+from graphnn.kernels import Kernel, kernel_for, plain_kernel
 
 # Values smaller than this are not worth a buffer: numpy allocates them from a
 # cache, and a ufunc writing in place into a tiny array is slower than one
@@ -69,21 +67,8 @@ def compile_program(nodes: list[Node], inputs: list[Node], kept: list[Node], ava
     ``optimize`` they must be right (:class:`graphnn.graph.Plan` checks them
     on a plain run first).
     """
-    with _gc_paused():
+    with gc_paused():
         return _compile_program(nodes, inputs, kept, avals, optimize, pool, hooked)
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Compiling creates many objects at once: Python's cycle collector would scan
-    all of them again and again (superlinear time); they hold no cycles to find."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _compile_program(nodes, inputs, kept, avals, optimize, pool, hooked) -> Program:
@@ -184,7 +169,7 @@ def _live(nodes, kept_reps, rep, folded, avals, optimize):
     for n in reversed(nodes):
         if n not in live or rep[n] is not n or n.kind != "op" or n in folded:
             continue
-        kernel = _kernel(n, avals) if optimize else _plain_kernel(n)
+        kernel = _kernel(n, avals) if optimize else plain_kernel(n)
         kernels[n] = kernel
         for p in kernel.args:
             if p not in kernel.consts:
@@ -194,13 +179,6 @@ def _live(nodes, kept_reps, rep, folded, avals, optimize):
 
 def _kernel(n: Node, avals: dict) -> Kernel:
     return kernel_for(n, [avals[i] for i in n.inputs], avals[n])
-
-
-def _plain_kernel(n: Node) -> Kernel:
-    positions = tuple(range(len(n.inputs)))
-    if n.op == "stop_gradient":
-        return Kernel(None, (0,), views=(0,), expr="{0}")
-    return Kernel(ops.bind(n), positions, views=positions)
 
 
 # ------------------------------------------------------------ memory

@@ -23,8 +23,8 @@ import networkx as nx
 import numpy as np
 
 from graphnn import ops
-from graphnn.core import GraphError, Node, ancestors, format_shape, unique_name
-from graphnn.executor import Program, _gc_paused, compile_program
+from graphnn.core import GraphError, Node, ancestors, format_shape, gc_paused, unique_name
+from graphnn.executor import Program, compile_program
 
 
 class Graph:
@@ -44,7 +44,7 @@ class Graph:
         # networkx holds the graph, one edge per argument (so a + a has two);
         # ordering by creation serial breaks ties, so the order is deterministic.
         self.nx = nx.MultiDiGraph()
-        with _gc_paused():
+        with gc_paused():
             for node in sorted(ancestors(self.outputs), key=lambda n: n.serial):
                 self.nx.add_node(node)
                 for position, inp in enumerate(node.inputs):
@@ -115,7 +115,7 @@ class Graph:
         # A plan is specialised to the feed's and the parameters' shapes and dtypes.
         key = (targets, keep, hook is not None, optimize,
                tuple([None if a is None else (a.shape, a.dtype) for a in arrays]),
-               tuple([(v.shape, v.dtype) for v in [p.value for p in self._params]]))
+               tuple([(p.value.shape, p.value.dtype) for p in self._params]))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = Plan(self, targets, arrays, keep, hook is not None, optimize)
@@ -226,11 +226,10 @@ class Plan:
         if missing:
             raise GraphError(f"no feed for input {', '.join(missing)} "
                              f"(needed by {', '.join(t.name for t in targets)})")
-        with _gc_paused():  # many small objects at once: see executor._gc_paused
+        with gc_paused():  # many small objects at once: see core.gc_paused
             self.shapes = self._check_shapes(fed)
         self.feed_slots = [graph.inputs.index(n) for n in self.inputs]
-        self.kept = list(targets) if keep == "fetched" else self.nodes
-        self.kept = list(dict.fromkeys(self.kept))
+        self.kept = list(dict.fromkeys(targets if keep == "fetched" else self.nodes))
         self.optimize = optimize and not hooked
         self.pooled = self.optimize and keep == "fetched"
         self.not_optimized: str | None = None if self.optimize else "optimize=False or a hook"
@@ -240,10 +239,6 @@ class Plan:
             self.nodes, self.inputs, self.kept, self.shapes, False, False, hooked)
         self._plain: Program | None = self.program
         self._lock = threading.Lock()  # buffers belong to one run at a time
-
-    @property
-    def function(self) -> Callable:
-        return self.program.function
 
     def _check_shapes(self, fed: dict) -> dict:
         avals: dict[Node, ops.Aval] = {}
@@ -262,7 +257,8 @@ class Plan:
     def execute(self, arrays: list, hook) -> Values:
         args = [arrays[i] for i in self.feed_slots]
         if not self.checked:
-            return self._first_run(args)
+            with gc_paused():
+                return self._first_run(args)
         program = self.program
         if self.pooled and not self._lock.acquire(blocking=False):
             # Another run (a thread, or a hook calling run) holds the buffers.
@@ -280,10 +276,6 @@ class Plan:
 
     def _first_run(self, args: list) -> Values:
         """Run each node's own forward, one by one, and compare with the shape rules."""
-        with _gc_paused():
-            return self._checked_run(args)
-
-    def _checked_run(self, args: list) -> Values:
         values = dict(zip(self.inputs, args))
         last_use = {i: n for n in self.nodes for i in n.inputs}
         kept = set(self.kept)

@@ -69,10 +69,15 @@ def kernel_for(node, ins: list, out) -> Kernel:
     """The kernel for ``node`` given its inputs' and its own ``ops.Aval``."""
     build = _BUILDERS.get(node.op)
     kernel = build(node, ins, out) if build is not None else None
-    if kernel is None:
-        positions = tuple(range(len(node.inputs)))
-        return Kernel(ops.bind(node), positions, views=positions)
-    return kernel
+    return plain_kernel(node) if kernel is None else kernel
+
+
+def plain_kernel(node) -> Kernel:
+    """The primitive's own forward (``stop_gradient`` is its input, unchanged)."""
+    if node.op == "stop_gradient":
+        return _stop_gradient(node, None, None)
+    positions = tuple(range(len(node.inputs)))
+    return Kernel(ops.bind(node), positions, views=positions)
 
 
 def _known(*avals) -> bool:
