@@ -4,24 +4,21 @@
 >>> X = gn.Input("X")
 >>> probs = gn.Softmax()(gn.Dense(2, 3)(X))
 >>> values = gn.Graph([probs]).run({X: np.zeros((4, 2), np.float32)})
+
+The package's layers, each importing only those before it: ``core`` (nodes,
+the building context, the primitive table), ``autodiff`` (gradients),
+``seeing`` (statistics, health, summaries, diagrams), ``runtime`` (plans,
+compiler, hooks), ``graph`` (the Graph users run), ``nn`` (the book's
+toolbox), ``testing`` (gradient checks) and ``cli``.
 """
 
-from graphnn.autodiff import check_grad, grad
-from graphnn.core import Constant, GraphError, Input, Node, Parameter, reset_names, scope
-from graphnn.graph import Graph, Values
-from graphnn.inspection import (
-    Finding,
-    NumericsError,
-    Thresholds,
-    Trace,
-    diagnose,
-    gradients,
-    stats,
-    summary,
-)
-from graphnn.layers import Dense, Dropout, Layer, Linear, ReLU, Sigmoid, Softmax
-from graphnn.ops import (
-    PRIMITIVES,
+from graphnn.autodiff.grad import grad
+from graphnn.core.building import reset_names, scope
+from graphnn.core.errors import GraphError
+from graphnn.core.nn_ops import abs_ as abs  # noqa: A004
+from graphnn.core.nn_ops import dropout_mask, sign
+from graphnn.core.node import Constant, Input, Node, Parameter
+from graphnn.core.ops import (
     add,
     add_bias,
     clip,
@@ -29,30 +26,26 @@ from graphnn.ops import (
     exp,
     log,
     matmul,
-    max,
     maximum,
     mean,
     mul,
     neg,
     normalize,
     pick,
+    square,
     stop_gradient,
     sub,
-    sum,
+    tanh,
     transpose,
 )
-
-__all__ = [
-    "CategoricalCrossEntropy", "Constant", "Dense", "Finding", "Graph", "GraphError", "Input", "Layer",
-    "Node", "NumericsError", "Thresholds", "Trace", "diagnose", "gradients", "stats", "summary",
-    "PRIMITIVES", "Parameter", "ReLU", "Softmax", "Values", "add", "add_bias", "check_grad", "clip",
-    "div", "exp", "grad", "log", "matmul", "max", "maximum", "mean", "mul", "neg", "normalize",
-    "pick", "reset_names", "scope", "stop_gradient", "sub", "sum", "transpose",
-]
-
-# Training like the book (issue 4): losses, accuracy, optimizers, the Model.
-from graphnn.accuracy import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
-from graphnn.losses import (
+from graphnn.core.ops import max_ as max  # noqa: A004
+from graphnn.core.ops import sum_ as sum  # noqa: A004
+from graphnn.core.primitive import ZERO, Primitive, ShapeError, define_primitive
+from graphnn.core.shapes import elementwise as elementwise_shape
+from graphnn.core.shapes import same_shape
+from graphnn.graph import Graph
+from graphnn.nn.layers import Dense, Dropout, Layer, Linear, ReLU, Sigmoid, Softmax
+from graphnn.nn.losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
     Loss,
@@ -60,13 +53,25 @@ from graphnn.losses import (
     MeanSquaredError,
     regularization_loss,
 )
-from graphnn.model import Model
-from graphnn.ops import abs, dropout_mask, sign, softmax_cce_grad, square
-from graphnn.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from graphnn.nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+from graphnn.nn.model import Model
+from graphnn.nn.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
+from graphnn.nn.saving import register_layer
+from graphnn.runtime.hooks import NumericsError, Trace
+from graphnn.runtime.values import Values
+from graphnn.seeing.health import Finding, Thresholds, diagnose, gradients
+from graphnn.seeing.stats import stats
+from graphnn.seeing.summary import summary
+from graphnn.testing import check_grad
 
-__all__ += [
+__all__ = [
     "Accuracy", "Adagrad", "Adam", "BinaryAccuracy", "BinaryCrossEntropy", "CategoricalAccuracy",
-    "Dropout", "Linear", "Loss", "MeanAbsoluteError", "MeanSquaredError", "Model", "Optimizer",
-    "RMSprop", "RegressionAccuracy", "SGD", "Sigmoid", "abs", "dropout_mask", "regularization_loss",
-    "sign", "softmax_cce_grad", "square",
+    "CategoricalCrossEntropy", "Constant", "Dense", "Dropout", "Finding", "Graph", "GraphError", "Input",
+    "Layer", "Linear", "Loss", "MeanAbsoluteError", "MeanSquaredError", "Model", "Node", "NumericsError",
+    "Optimizer", "Parameter", "Primitive", "RMSprop", "ReLU", "RegressionAccuracy", "SGD", "ShapeError",
+    "Sigmoid", "Softmax", "Thresholds", "Trace", "Values", "ZERO", "abs", "add", "add_bias", "check_grad",
+    "clip", "define_primitive", "diagnose", "div", "dropout_mask", "elementwise_shape", "exp", "grad",
+    "gradients", "log", "matmul", "max", "maximum", "mean", "mul", "neg", "normalize", "pick",
+    "register_layer", "regularization_loss", "reset_names", "same_shape", "scope", "sign", "square", "stats",
+    "stop_gradient", "sub", "sum", "summary", "tanh", "transpose",
 ]

@@ -81,7 +81,7 @@ def _saved_model(path: Path):
 
 
 def render_command(args: argparse.Namespace) -> int:
-    from graphnn.core import GraphError
+    from graphnn.core.errors import GraphError
 
     options = {"depth": args.depth, "legend": args.legend, "order": args.order,
                "rankdir": args.rankdir, "title": args.title, "backward": args.backward}

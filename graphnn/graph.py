@@ -1,30 +1,34 @@
-"""Graph: the nodes an output depends on, ordered once and compiled to a plan.
+"""Graph: the nodes some outputs depend on, run through compiled plans, printed and drawn.
 
-``Graph(outputs)`` collects every node reachable from ``outputs`` into a
-networkx ``MultiDiGraph`` (``graph.nx``; one edge per argument, so ``a + a``
-has two) and orders them topologically once. ``run``
-specialises the order to what a fetch needs and to the feed's shapes (checking
-every shape rule on them, so a bad feed fails before anything runs), then
-compiles it into a straight-line Python function: one line per node,
-``v7 = f7(v3, v5)``. That function is cached and reused; there is no per-node
-dictionary or networkx work in the hot loop. With ``optimize`` (the default)
-the compiled function merges duplicate nodes, folds constants and reuses
-buffers (:mod:`graphnn.executor`).
+``Graph(outputs)`` collects every node the outputs depend on, in creation
+order (which is topological: a node's inputs exist before it). ``run``
+specialises to what a fetch needs and to the feed's shapes in a
+:class:`~graphnn.runtime.plan.Plan`, cached per fetch and shapes (a bounded
+number of them, least recently used dropped first). ``graph.nx`` is the graph
+as a networkx ``MultiDiGraph`` for analyses (``depends_on``, ``influences``,
+``path``); the hot path never touches networkx.
 """
 
 from __future__ import annotations
 
-import difflib
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import networkx as nx
 import numpy as np
 
-from graphnn import ops
-from graphnn.core import GraphError, Node, ancestors, format_shape, gc_paused, unique_name
-from graphnn.executor import Program, compile_program
+from graphnn.core.building import gc_paused, unique_name
+from graphnn.core.errors import GraphError, did_you_mean
+from graphnn.core.node import Node, ancestors, format_shape, in_order
+from graphnn.core.primitive import Aval
+from graphnn.runtime.hooks import NumericsCheck
+from graphnn.runtime.plan import Plan
+from graphnn.runtime.values import Values
+from graphnn.seeing import render as rendering
+from graphnn.seeing.stats import preview
+from graphnn.seeing.summary import Summary, summary
+
+MAX_PLANS = 16  # plans kept per graph; each holds compiled code and, when pooled, buffers
 
 
 class Graph:
@@ -37,33 +41,32 @@ class Graph:
     """
 
     def __init__(self, outputs: Node | Iterable[Node], *, optimize: bool = True):
-        self.optimize = optimize  # default for run(); see graphnn.executor
-        self.outputs: tuple[Node, ...] = (outputs,) if isinstance(outputs, Node) else tuple(outputs)
+        if isinstance(outputs, Node):
+            outputs = (outputs,)
+        elif isinstance(outputs, (str, bytes)) or not isinstance(outputs, Iterable):
+            raise GraphError(f"Graph needs a node or a list of nodes as outputs, got {type(outputs).__name__}")
+        self.outputs: tuple[Node, ...] = tuple(outputs)
         if not self.outputs or not all(isinstance(o, Node) for o in self.outputs):
             raise GraphError("Graph needs one or more nodes as outputs")
-        # networkx holds the graph, one edge per argument (so a + a has two);
-        # ordering by creation serial breaks ties, so the order is deterministic.
-        self.nx = nx.MultiDiGraph()
+        if not isinstance(optimize, bool):
+            raise GraphError(f"Graph: optimize must be True or False, got {optimize!r}")
+        self.optimize = optimize  # default for run(); see graphnn.runtime.compiler
         with gc_paused():
-            for node in sorted(ancestors(self.outputs), key=lambda n: n.serial):
-                self.nx.add_node(node)
-                for position, inp in enumerate(node.inputs):
-                    self.nx.add_edge(inp, node, key=position)
-            self.nodes: list[Node] = list(nx.lexicographical_topological_sort(self.nx, key=lambda n: n.serial))
+            self.nodes: list[Node] = in_order(ancestors(self.outputs))
         for node in self.nodes:
-            if node.name is None:
+            if node.name is None:  # a parameter made outside a layer
                 node.name = unique_name(node.kind)
         self.by_name: dict[str, Node] = {}
         for node in self.nodes:
             if node.name in self.by_name:
                 raise GraphError(f"two nodes are named {node.name!r}; names must be unique in a graph "
-                                 f"(was reset_names() called while building it?)")
+                                 f"(was reset_names() called while building it, or built in two threads?)")
             self.by_name[node.name] = node
         self.index = {node: i for i, node in enumerate(self.nodes)}
         self.inputs: list[Node] = [n for n in self.nodes if n.kind == "input"]
-        self._input_position = {n: i for i, n in enumerate(self.inputs)}
-        self._plans: dict[tuple, Plan] = {}
         self._params = [n for n in self.nodes if n.kind == "parameter"]
+        self._plans: OrderedDict[tuple, Plan] = OrderedDict()
+        self._nx = None
 
     @property
     def params(self) -> list[Node]:
@@ -76,12 +79,38 @@ class Graph:
             if key not in self.index:
                 raise KeyError(f"{key.name} is not part of this graph")
             return key
-        try:
+        if isinstance(key, str) and key in self.by_name:
             return self.by_name[key]
-        except (KeyError, TypeError):
-            near = difflib.get_close_matches(str(key), self.by_name, n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
-            raise KeyError(f"no node named {key!r} in this graph{hint}") from None
+        raise KeyError(f"no node named {key!r} in this graph{did_you_mean(key, self.by_name)}")
+
+    # ------------------------------------------------------------ networkx
+
+    @property
+    def nx(self):
+        """The graph as a networkx ``MultiDiGraph``: one edge per argument (``a + a`` has two),
+        keyed by argument position. Built on first use."""
+        if self._nx is None:
+            g = _networkx().MultiDiGraph()
+            g.add_nodes_from(self.nodes)
+            g.add_edges_from((i, n, k) for n in self.nodes for k, i in enumerate(n.inputs))
+            self._nx = g
+        return self._nx
+
+    def depends_on(self, node: Node | str) -> list[Node]:
+        """Every node ``node`` depends on, in graph order."""
+        return in_order(_networkx().ancestors(self.nx, self.node(node)))
+
+    def influences(self, node: Node | str) -> list[Node]:
+        """Every node that depends on ``node`` (what changes when it does), in graph order."""
+        return in_order(_networkx().descendants(self.nx, self.node(node)))
+
+    def path(self, source: Node | str, target: Node | str) -> list[Node]:
+        """A shortest chain of nodes from ``source`` to ``target`` (``[]`` if target does not depend on it)."""
+        networkx = _networkx()
+        try:
+            return networkx.shortest_path(self.nx, self.node(source), self.node(target))
+        except networkx.NetworkXNoPath:
+            return []
 
     # ------------------------------------------------------------ running
 
@@ -101,49 +130,78 @@ class Graph:
         ``optimize`` (default: the graph's, True) merges duplicate nodes, folds
         constants and, with ``keep="fetched"``, computes the values it does not
         return in buffers reused from run to run; results are the same bit for
-        bit (:mod:`graphnn.executor`). A run with a hook is never optimized.
+        bit (:mod:`graphnn.runtime.compiler`). A run with a hook is never optimized.
         """
         if check_numerics:
-            from graphnn.inspection import NumericsCheck
             hook = NumericsCheck(hook)
-        if keep not in ("all", "fetched"):
-            raise ValueError("keep must be 'all' or 'fetched'")
-        targets = self.outputs if fetch is None else tuple(
-            self.node(f) for f in ((fetch,) if isinstance(fetch, (Node, str)) else fetch))
-        arrays = self._feed_arrays(feeds or {})
-        optimize = self.optimize if optimize is None else optimize
-        # A plan is specialised to the feed's and the parameters' shapes and dtypes.
-        key = (targets, keep, hook is not None, optimize,
-               tuple([None if a is None else (a.shape, a.dtype) for a in arrays]),
-               tuple([(p.value.shape, p.value.dtype) for p in self._params]))
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = Plan(self, targets, arrays, keep, hook is not None, optimize)
-        values = plan.execute(arrays, hook)
+        if hook is not None and not callable(hook):
+            raise GraphError(f"hook must be a function (node, value) -> None, got {hook!r}")
+        plan, arrays, targets = self._prepare(feeds, fetch, keep, hook is not None, optimize)
+        values = Values(plan.execute(arrays, hook))
         values.graph, values.fetched = self, targets
         return values
 
-    def _feed_arrays(self, feeds: Mapping) -> list:
-        """The feed as a list aligned with ``self.inputs`` (None where not fed)."""
-        inputs = self.inputs
-        arrays: list = [None] * len(inputs)
-        position = self._input_position
+    def plan(self, feeds: Mapping | None = None, fetch: Iterable | Node | str | None = None, *,
+             keep: str = "all", hooked: bool = False, optimize: bool | None = None) -> Plan:
+        """The plan a run with these arguments uses (made and cached if new); ``plan.explain()`` shows it."""
+        return self._prepare(feeds, fetch, keep, hooked, optimize)[0]
+
+    def _prepare(self, feeds, fetch, keep, hooked, optimize) -> tuple[Plan, dict, tuple]:
+        if keep not in ("all", "fetched"):
+            raise GraphError(f"keep must be 'all' or 'fetched', got {keep!r}")
+        if optimize is not None and not isinstance(optimize, bool):
+            raise GraphError(f"optimize must be True, False or None, got {optimize!r}")
+        optimize = self.optimize if optimize is None else optimize
+        targets = self._targets(fetch)
+        arrays = self._feed_arrays(feeds)
+        # A plan is specialised to the feed's and the parameters' shapes and dtypes.
+        key = (targets, keep, hooked, optimize,
+               tuple([(n, a.shape, a.dtype) for n, a in arrays.items()]),
+               tuple([(p.value.shape, p.value.dtype) for p in self._params]))
+        plan = self._plans.get(key)
+        if plan is None:
+            avals = {n: Aval(a.shape, a.dtype) for n, a in arrays.items()}
+            plan = Plan(self.nodes, self.inputs, targets, avals, keep, hooked, optimize)
+            self._plans[key] = plan
+            if len(self._plans) > MAX_PLANS:
+                self._plans.popitem(last=False)
+        else:
+            self._plans.move_to_end(key)
+        return plan, arrays, targets
+
+    def _targets(self, fetch) -> tuple[Node, ...]:
+        if fetch is None:
+            return self.outputs
+        if isinstance(fetch, (Node, str)):
+            fetch = (fetch,)
+        try:
+            return tuple(self.node(f) for f in fetch)
+        except KeyError as error:
+            raise GraphError(f"fetch: {error.args[0]}") from None
+        except TypeError:
+            raise GraphError(f"fetch must be a node, a name or a list of them, got {fetch!r}") from None
+
+    def _feed_arrays(self, feeds: Mapping | None) -> dict[Node, np.ndarray]:
+        """The feed as arrays by input node, each checked against its input's shape and dtype."""
+        if feeds is None:
+            return {}
+        if not isinstance(feeds, Mapping):
+            raise GraphError(f"feeds must be a dict from inputs (nodes or names) to arrays, "
+                             f"got {type(feeds).__name__}")
+        arrays: dict[Node, np.ndarray] = {}
         for key, value in feeds.items():
-            if isinstance(key, str):
-                node = self.by_name.get(key)
-            else:
-                node = key
-            if node is None or node not in position:
-                names = [n.name for n in inputs]
+            node = self.by_name.get(key) if isinstance(key, str) else key
+            if not isinstance(node, Node) or node.kind != "input" or node not in self.index:
+                names = [n.name for n in self.inputs]
                 label = key if isinstance(key, str) else getattr(key, "name", key)
-                near = difflib.get_close_matches(str(label), names, n=3)
-                hint = f"; did you mean {', '.join(near)}?" if near else ""
                 raise GraphError(f"feed for {label!r}: not an input of this graph "
-                                 f"(its inputs are {', '.join(names) or 'none'}){hint}")
-            arrays[position[node]] = _as_feed(node, value)
+                                 f"(its inputs are {', '.join(names) or 'none'}){did_you_mean(label, names)}")
+            if node in arrays:
+                raise GraphError(f"feed for {node.name}: given twice (by node and by name)")
+            arrays[node] = as_feed(node, value)
         return arrays
 
-    # ------------------------------------------------------------ text
+    # ------------------------------------------------------------ text and pictures
 
     def __str__(self) -> str:
         return "\n".join(describe(n) for n in self.nodes)
@@ -152,27 +210,27 @@ class Graph:
         return f"<Graph: {len(self.nodes)} nodes, outputs {', '.join(o.name for o in self.outputs)}>"
 
     def render(self, path: str, **options) -> str:
-        """Write a Graphviz diagram; the format comes from the suffix. See :mod:`graphnn.render`."""
-        from graphnn.render import render
-        return render(self, path, **options)
+        """Write a Graphviz diagram; the format comes from the suffix. See :mod:`graphnn.seeing.render`."""
+        return rendering.render(self, path, **options)
 
     def to_dot(self, **options):
         """The diagram as a ``graphviz.Digraph``."""
-        from graphnn.render import to_dot
-        return to_dot(self, **options)
+        return rendering.to_dot(self, **options)
 
-    def summary(self, values: Mapping | None = None, depth: int = 1):
-        """A table of layers with output shapes and parameter counts; ``print`` it.
-
-        See :func:`graphnn.inspection.summary`.
-        """
-        from graphnn.inspection import summary
+    def summary(self, values: Mapping | None = None, depth: int = 1) -> Summary:
+        """A table of layers with output shapes and parameter counts; ``print`` it."""
         return summary(self, values, depth)
 
     def _repr_svg_(self) -> str:
         """Jupyter shows a graph as its diagram."""
-        from graphnn.render import svg
-        return svg(self)
+        return rendering.svg(self)
+
+
+def _networkx():
+    """networkx, imported on first use: only analyses need it, and it takes a third of a second to import."""
+    import networkx
+
+    return networkx
 
 
 def describe(node: Node) -> str:
@@ -182,219 +240,30 @@ def describe(node: Node) -> str:
         args = [i.name for i in node.inputs] + [f"{k}={v!r}" for k, v in node.attrs.items()]
         return head + f"{node.op}({', '.join(args)})"
     if node.kind == "constant":
-        return head + f"constant {_preview(node.value)}"
+        text = " ".join(preview(node.value).split())
+        return head + f"constant {text if len(text) < 60 else text[:57] + '...'}"
     return head + node.kind
 
 
-def _preview(value) -> str:
-    text = np.array2string(np.asarray(value), threshold=6, precision=4)
-    return text if len(text) < 60 else text[:57] + "..."
-
-
-def _as_feed(node: Node, value) -> np.ndarray:
-    array = np.asarray(value)
+def as_feed(node: Node, value) -> np.ndarray:
+    """``value`` as an array for ``node``: numbers only, converted only where the conversion is exact."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise GraphError(f"feed for {node.name}: not an array of numbers ({error})") from None
+    if array.dtype.kind not in "biuf":
+        what = "complex numbers" if array.dtype.kind == "c" else f"{array.dtype} values"
+        raise GraphError(f"feed for {node.name}: needs real numbers, got {what}"
+                         + (" (a ragged list or None?)" if array.dtype.kind == "O" else ""))
     if node.dtype is not None and array.dtype != node.dtype:
-        if array.dtype.kind == "f" and node.dtype.kind in "iub":
+        if array.dtype.kind == "f" and node.dtype.kind in "biu":
             raise GraphError(f"feed for {node.name}: expected {node.dtype}, got {array.dtype}")
-        array = array.astype(node.dtype)
+        converted = array.astype(node.dtype)
+        if not np.can_cast(array.dtype, node.dtype) and not np.array_equal(converted, array):
+            raise GraphError(f"feed for {node.name}: its {array.dtype} values do not fit {node.dtype} exactly")
+        array = converted
     if node.shape is not None:
-        if array.ndim != len(node.shape) or any(
-                d is not None and d != a for d, a in zip(node.shape, array.shape)):
+        if array.ndim != len(node.shape) or any(d is not None and d != a for d, a in zip(node.shape, array.shape)):
             raise GraphError(f"feed for {node.name}: expected shape {format_shape(node.shape)}, "
                              f"got {format_shape(array.shape)}")
     return array
-
-
-class Plan:
-    """The nodes one fetch needs, checked against one feed's shapes and compiled.
-
-    An optimized plan relies on the shape rules: its kernels use the shapes
-    and dtypes they predict, and with ``keep="fetched"`` its buffers are
-    allocated from them. So its first run is a plain one, which compares
-    every value with the prediction; only a plan whose predictions all held
-    is then compiled optimized (otherwise it stays plain, and says why in
-    ``not_optimized``).
-    """
-
-    def __init__(self, graph: Graph, targets: tuple, arrays: list, keep: str, hooked: bool,
-                 optimize: bool = True):
-        needed = ancestors(targets)
-        self.nodes = [n for n in graph.nodes if n in needed]
-        self.inputs = [n for n in graph.inputs if n in needed]
-        fed = {n: a for n, a in zip(graph.inputs, arrays)}
-        missing = [n.name for n in self.inputs if fed[n] is None]
-        if missing:
-            raise GraphError(f"no feed for input {', '.join(missing)} "
-                             f"(needed by {', '.join(t.name for t in targets)})")
-        with gc_paused():  # many small objects at once: see core.gc_paused
-            self.shapes = self._check_shapes(fed)
-        self.feed_slots = [graph.inputs.index(n) for n in self.inputs]
-        self.kept = list(dict.fromkeys(targets if keep == "fetched" else self.nodes))
-        self.optimize = optimize and not hooked
-        self.pooled = self.optimize and keep == "fetched"
-        self.not_optimized: str | None = None if self.optimize else "optimize=False or a hook"
-        self.checked = not self.optimize
-        # An optimized plan is compiled after its first run, which checks the shape rules.
-        self.program: Program | None = None if self.optimize else _compile(
-            self.nodes, self.inputs, self.kept, self.shapes, False, False, hooked)
-        self._plain: Program | None = self.program
-        self._lock = threading.Lock()  # buffers belong to one run at a time
-
-    def _check_shapes(self, fed: dict) -> dict:
-        avals: dict[Node, ops.Aval] = {}
-        for n in self.nodes:
-            if n.kind == "input":
-                avals[n] = ops.Aval(fed[n].shape, fed[n].dtype)
-            elif n.kind == "parameter":
-                avals[n] = ops.Aval(n.value.shape, n.value.dtype)
-            elif n.kind == "constant":
-                avals[n] = ops.aval_of(n)
-            else:
-                shape, dtype = ops.infer(n, [avals[i] for i in n.inputs])
-                avals[n] = ops.Aval(shape, dtype)
-        return avals
-
-    def execute(self, arrays: list, hook) -> Values:
-        args = [arrays[i] for i in self.feed_slots]
-        if not self.checked:
-            with gc_paused():
-                return self._first_run(args)
-        program = self.program
-        if self.pooled and not self._lock.acquire(blocking=False):
-            # Another run (a thread, or a hook calling run) holds the buffers.
-            program = self._unpooled()
-        try:
-            out = program.function(hook, *args)
-        except GraphError:
-            raise
-        except Exception as error:
-            raise self._explain(program, error) from error
-        finally:
-            if self.pooled and program is self.program:
-                self._lock.release()
-        return Values(dict(zip(self.kept, out)))
-
-    def _first_run(self, args: list) -> Values:
-        """Run each node's own forward, one by one, and compare with the shape rules."""
-        values = dict(zip(self.inputs, args))
-        last_use = {i: n for n in self.nodes for i in n.inputs}
-        kept = set(self.kept)
-        wrong: list[str] = []
-        primitives = ops.PRIMITIVES
-        for n in self.nodes:
-            if n.kind in ("parameter", "constant"):
-                values[n] = n.value
-            elif n.kind == "op":
-                try:
-                    value = values[n.inputs[0]] if n.op == "stop_gradient" else \
-                        primitives[n.op].forward(*[values[i] for i in n.inputs], **n.attrs)
-                except GraphError:
-                    raise
-                except Exception as error:
-                    raise _failure(n, error, lambda i: values.get(i)) from error
-                got = value if isinstance(value, (np.ndarray, np.generic)) else np.asarray(value)
-                expected = self.shapes[n]
-                if got.shape != expected.shape or got.dtype != expected.dtype:
-                    wrong.append(f"{n.name}: {format_shape(got.shape)} {got.dtype}, shape rule said "
-                                 f"{format_shape(expected.shape)} {expected.dtype}")
-                values[n] = value
-                for i in set(n.inputs):
-                    if last_use[i] is n and i not in kept:
-                        del values[i]  # as the compiled plan would
-        if wrong:
-            self.optimize = self.pooled = False
-            self.not_optimized = "the shape rules mispredicted " + "; ".join(wrong[:3])
-        self.program = _compile(self.nodes, self.inputs, self.kept, self.shapes, self.optimize,
-                                self.pooled, False)
-        if not self.pooled:
-            self._plain = self.program
-        self.checked = True
-        return Values({n: values[n] for n in self.kept})
-
-    def _unpooled(self) -> Program:
-        if self._plain is None:
-            self._plain = _compile(self.nodes, self.inputs, self.kept, self.shapes, True, False, False)
-        return self._plain
-
-    def _explain(self, program: Program, error: Exception) -> GraphError:
-        """Name the node whose line in the compiled function raised."""
-        tb = error.__traceback__
-        # to the node's line in _plan or one of its chunks (not a hook's line)
-        while tb is not None and tb.tb_lineno not in program.lines.get(tb.tb_frame.f_code, ()):
-            tb = tb.tb_next
-        if tb is None:
-            return GraphError(f"running the graph failed: {error}")
-        local = tb.tb_frame.f_locals
-
-        def value_of(i):
-            name = program.var.get(program.rep.get(i, i))
-            return local.get(name) if name is not None else None
-
-        return _failure(program.lines[tb.tb_frame.f_code][tb.tb_lineno], error, value_of)
-
-
-def _failure(node: Node, error: Exception, value_of: Callable) -> GraphError:
-    shown = []
-    for i in node.inputs:
-        v = value_of(i)
-        shown.append(f"{i.name} {format_shape(np.shape(v))}" if v is not None else i.name)
-    return GraphError(f"{node.where()}: {node.op} failed: {error} [inputs: {', '.join(shown)}]")
-
-
-def _compile(nodes: list, inputs: list, kept: list, avals: dict, optimize: bool, pool: bool,
-             hooked: bool) -> Program:
-    """Straight-line Python for ``nodes``; see :func:`graphnn.executor.compile_program`."""
-    return compile_program(nodes, inputs, kept, avals, optimize=optimize, pool=pool, hooked=hooked)
-
-
-class Values(Mapping):
-    """The values of one run, by node or by name (``values["dense1/matmul"]``).
-
-    Parameters appear as their live arrays: an optimizer step changes them.
-    ``graph`` and ``fetched`` record the run (Graph.run sets them).
-    """
-
-    graph: Graph | None = None
-    fetched: tuple | None = None
-
-    def __init__(self, by_node: dict):
-        self._by_node = by_node
-        self._names: dict | None = None
-
-    @property
-    def _by_name(self) -> dict:
-        if self._names is None:
-            self._names = {n.name: n for n in self._by_node}
-        return self._names
-
-    def __getitem__(self, key: Node | str):
-        if isinstance(key, Node):
-            if key in self._by_node:
-                return self._by_node[key]
-            raise KeyError(f"{key.name} was not computed in this run (fetch it, or keep='all')")
-        node = self._by_name.get(key)
-        if node is None:
-            near = difflib.get_close_matches(str(key), self._by_name, n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else ""
-            raise KeyError(f"no value named {key!r} in this run{hint}")
-        return self._by_node[node]
-
-    def __iter__(self) -> Iterator[Node]:
-        return iter(self._by_node)
-
-    def __len__(self) -> int:
-        return len(self._by_node)
-
-    def __contains__(self, key) -> bool:
-        return key in self._by_node or key in self._by_name
-
-    def __repr__(self) -> str:
-        rows = [f"{n.name}: {format_shape(np.shape(v))}" for n, v in self._by_node.items()]
-        return "Values(\n  " + "\n  ".join(rows) + "\n)"
-
-    def _repr_svg_(self) -> str | None:
-        """Jupyter shows a run as the graph's diagram with these values."""
-        if self.graph is None:
-            return None
-        from graphnn.render import svg
-        return svg(self.graph, values=self)

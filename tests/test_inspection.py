@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from graphnn import inspection as ins
+from graphnn.seeing import health as ins
+from graphnn.seeing import stats as st
 from graphnn.cli import seed_network
 
 
@@ -42,11 +43,11 @@ def test_stats_of_odd_values():
 
 
 def test_number_formats():
-    assert ins.fmt(0.000123456) == "0.0001235"
-    assert ins.fmt(-0.0) == "0" and ins.fmt(float("nan")) == "nan" and ins.fmt(12345678.0) == "1.235e+07"
-    assert ins.percent(1 / 3) == "33.3%" and ins.percent(0.0) == "0%" and ins.percent(1e-5) == "<0.1%"
-    assert ins.preview(np.arange(3)) == "[0 1 2]"
-    assert "..." in ins.preview(np.arange(100))
+    assert st.fmt(0.000123456) == "0.0001235"
+    assert st.fmt(-0.0) == "0" and st.fmt(float("nan")) == "nan" and st.fmt(12345678.0) == "1.235e+07"
+    assert st.percent(1 / 3) == "33.3%" and st.percent(0.0) == "0%" and st.percent(1e-5) == "<0.1%"
+    assert st.preview(np.arange(3)) == "[0 1 2]"
+    assert "..." in st.preview(np.arange(100))
 
 
 # ---------------------------------------------------------------- diagnose

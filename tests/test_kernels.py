@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from graphnn import kernels, ops
+from graphnn.core.primitive import Aval, aval_of
+from graphnn.core import kernels, ops
 
 rng = np.random.default_rng(0)
 
@@ -20,9 +21,9 @@ def f32(*shape, scale=1.0):
 
 def aval(node, value):
     if node.kind == "constant":
-        return ops.aval_of(node)
+        return aval_of(node)
     value = np.asarray(value)
-    return ops.Aval(value.shape, value.dtype)
+    return Aval(value.shape, value.dtype)
 
 
 def check(build, *values):
@@ -31,9 +32,9 @@ def check(build, *values):
               for i, v in enumerate(values)]
     node = build(*leaves)
     ins = [aval(leaf, v) for leaf, v in zip(node.inputs, values)]
-    out_aval = ops.Aval(*ops.infer(node, ins))
-    expected = ops.bind(node)(*values)
-    kernel = kernels.kernel_for(node, ins, out_aval)
+    out_aval = Aval(*node.prim.check(node, ins))
+    expected = node.prim.bind(node)(*values)
+    kernel = node.prim.kernel_for(node, ins, out_aval)
     args = [kernel.consts.get(p, values[p]) for p in kernel.args]
     results = [_call(kernel, args)]
     if kernel.out and out_aval.shape:
@@ -106,7 +107,7 @@ def test_max_and_sum_over_a_short_last_axis(width, keepdims):
     x[3, 0] = np.nan  # propagated by both
     x[4] = 0.0
     x[5, :] = -0.0
-    for op in (ops.max, ops.sum):
+    for op in (ops.max_, ops.sum_):
         check(lambda v, op=op: op(v, axis=1, keepdims=keepdims), x)
         check(lambda v, op=op: op(v, axis=-1, keepdims=keepdims), x)
 
@@ -114,7 +115,7 @@ def test_max_and_sum_over_a_short_last_axis(width, keepdims):
 @pytest.mark.parametrize("axis, keepdims", [(None, False), (0, True), (0, False), ((0, 1), False), (1, True)])
 def test_reductions(axis, keepdims):
     x = f32(30, 5)
-    for op in (ops.max, ops.sum, ops.mean):
+    for op in (ops.max_, ops.sum_, ops.mean):
         check(lambda v, op=op: op(v, axis=axis, keepdims=keepdims), x)
         check(lambda v, op=op: op(v, axis=axis, keepdims=keepdims), x.astype(np.float64))
     check(ops.mean, np.arange(10))  # integers: numpy's mean, in float64
@@ -147,8 +148,8 @@ def test_pick_still_rejects_bad_labels():
     x = f32(4, 3)
     node = ops.pick(gn.Input("x", dtype="float32"), gn.Input("y", dtype="int64"))
     labels = np.array([0, 1, 2, 3])
-    kernel = kernels.kernel_for(node, [aval(node.inputs[0], x), aval(node.inputs[1], labels)],
-                                ops.Aval((4,), np.dtype("float32")))
+    kernel = node.prim.kernel_for(node, [aval(node.inputs[0], x), aval(node.inputs[1], labels)],
+                                Aval((4,), np.dtype("float32")))
     with pytest.raises(ValueError, match="labels must lie in"):
         kernel.fn(x, labels)
 
@@ -165,6 +166,6 @@ def test_gate(strict):
 
 def test_ops_without_a_kernel_run_their_own_forward():
     node = ops.equal(gn.Input("a", dtype="float32"), gn.Input("b", dtype="float32"))
-    kernel = kernels.kernel_for(node, [ops.Aval((3,), np.dtype("float32"))] * 2,
-                                ops.Aval((3,), np.dtype("float32")))
+    kernel = node.prim.kernel_for(node, [Aval((3,), np.dtype("float32"))] * 2,
+                                Aval((3,), np.dtype("float32")))
     assert not kernel.out and kernel.views == (0, 1)  # may return an input: assumed to share memory

@@ -220,11 +220,11 @@ def test_dropout_is_inactive_at_inference_and_checks_its_rate():
     layer = gn.Dropout(0.3)
     assert layer(X, training=False) is X and layer.name == "dropout1"
     for rate in (1.0, -0.1, "half"):
-        with pytest.raises(gn.GraphError, match="rate is the fraction of values dropped and must be in"):
+        with pytest.raises(gn.GraphError, match=r"rate \(the fraction of values dropped\) must be a (finite )?number"):
             gn.Dropout(rate)
 
 
 def test_dense_regularizers_are_checked():
-    with pytest.raises(gn.GraphError, match=r"Dense\(2, 3\): weight_regularizer_l2 must be a number >= 0, "
+    with pytest.raises(gn.GraphError, match=r"Dense\(2, 3\): weight_regularizer_l2 must be a finite number >= 0, "
                                             r"got -0.1"):
         gn.Dense(2, 3, weight_regularizer_l2=-0.1)

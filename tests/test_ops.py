@@ -6,7 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphnn as gn
-from graphnn import ops
+from graphnn.core.primitive import PRIMITIVES
+from graphnn.core import ops
 
 RNG = np.random.default_rng(0)
 
@@ -156,6 +157,8 @@ def test_python_scalars_do_not_upcast_float32():
 
 
 def test_every_primitive_has_a_doc_and_a_rule_per_input():
-    for name, prim in ops.PRIMITIVES.items():
+    for name, prim in PRIMITIVES.items():
+        if prim.check_shapes:
+            continue  # defined by a test, not built in
         assert prim.doc, name
         assert prim.grads, name

@@ -101,13 +101,13 @@ def test_float64_gradient_for_float32_parameter_follows_numpys_promotion():
 
 
 @pytest.mark.parametrize("make, message", [
-    (lambda: gn.Adam(learning_rate=-0.01), "Adam: learning_rate must be >= 0.0, got -0.01"),
-    (lambda: gn.SGD(learning_rate=float("nan")), "SGD: learning_rate must be >= 0.0"),
-    (lambda: gn.SGD(decay=-1), "SGD: decay must be >= 0.0, got -1"),
-    (lambda: gn.SGD(momentum=1.0), "SGD: momentum must be >= 0.0 and < 1.0, got 1.0"),
-    (lambda: gn.RMSprop(rho=1.5), "RMSprop: rho must be >= 0.0 and < 1.0"),
-    (lambda: gn.Adam(beta_1=-0.1), "Adam: beta_1 must be >= 0.0 and < 1.0"),
-    (lambda: gn.Adam(epsilon=0), "Adam: epsilon must be > 0.0, got 0"),
+    (lambda: gn.Adam(learning_rate=-0.01), "Adam: learning_rate must be a finite number >= 0, got -0.01"),
+    (lambda: gn.SGD(learning_rate=float("nan")), "SGD: learning_rate must be a finite number >= 0"),
+    (lambda: gn.SGD(decay=-1), "SGD: decay must be a finite number >= 0, got -1"),
+    (lambda: gn.SGD(momentum=1.0), "SGD: momentum must be a finite number >= 0 and < 1, got 1.0"),
+    (lambda: gn.RMSprop(rho=1.5), "RMSprop: rho must be a finite number >= 0 and < 1"),
+    (lambda: gn.Adam(beta_1=-0.1), "Adam: beta_1 must be a finite number >= 0 and < 1"),
+    (lambda: gn.Adam(epsilon=0), "Adam: epsilon must be a finite number > 0, got 0"),
     (lambda: gn.Adagrad(learning_rate="fast"), "Adagrad: learning_rate must be a number, got 'fast'"),
 ])
 def test_bad_hyperparameters_are_clear_errors(make, message):

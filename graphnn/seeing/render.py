@@ -20,7 +20,6 @@ to WebAssembly); PNG and PDF need the ``dot`` program.
 
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import threading
@@ -32,8 +31,12 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from graphnn import inspection as ins
-from graphnn.core import GraphError, Node, ancestors, format_shape, write_atomically
+from graphnn.core.errors import GraphError, did_you_mean
+from graphnn.core.files import write_atomically
+from graphnn.core.node import Node, ancestors, format_shape
+from graphnn.seeing import health
+from graphnn.seeing import stats as st
+from graphnn.seeing import summary as sm
 
 STYLES: dict[str, dict[str, str]] = {
     # what a node is
@@ -73,7 +76,6 @@ LEGEND = {  # style key -> what it means; drawn by legend=True, listed in the RE
 }
 
 MARK_BASE = {"output": "op", "ran": "op", "not_ran": "op", "warning": "op", "error": "op"}
-COMMUTATIVE = {"add", "mul", "maximum", "equal"}
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".json": "json"}
 RANKDIRS = ("TB", "LR", "BT", "RL")
 
@@ -104,7 +106,7 @@ class Options:
     legend: bool = False
     order: bool = False
     health: bool = True
-    thresholds: ins.Thresholds | None = None
+    thresholds: health.Thresholds | None = None
     rankdir: str = "TB"
     title: str | None = None
     dpi: int | None = None
@@ -115,9 +117,8 @@ def parse_options(options: dict) -> Options:
     names = [f.name for f in fields(Options)]
     for key in options:
         if key not in names:
-            near = difflib.get_close_matches(key, names, n=1)
-            hint = f" (did you mean {near[0]!r}?)" if near else ""
-            raise GraphError(f"unknown render option {key!r}{hint}; the options are {', '.join(names)}")
+            raise GraphError(f"unknown render option {key!r}{did_you_mean(key, names)}; "
+                             f"the options are {', '.join(names)}")
     opts = Options(**options)
     if opts.depth is not None and (not isinstance(opts.depth, int) or opts.depth < 1):
         raise GraphError(f"render option depth must be a whole number >= 1, got {opts.depth!r}")
@@ -156,7 +157,7 @@ def leaf_lines(node: Node) -> list[str]:
     """Inputs: name and shape; parameters: name, shape, element count; constants: the value."""
     if node.kind == "constant":
         value = np.asarray(node.value)
-        return [ins.fmt(float(value)) if value.ndim == 0 and value.dtype.kind in "biuf"
+        return [st.fmt(float(value)) if value.ndim == 0 and value.dtype.kind in "biuf"
                 else f"const {tensor_text(value.shape, value.dtype)}"]
     if node.kind == "parameter":
         count = int(np.prod(node.shape)) if node.shape is not None else 0
@@ -164,22 +165,22 @@ def leaf_lines(node: Node) -> list[str]:
     return [line for line in (node.name, tensor_text(node.shape, node.dtype_str)) if line]
 
 
-def value_lines(s: ins.Stats, grad: ins.Stats | None = None) -> list[str]:
+def value_lines(s: st.Stats, grad: st.Stats | None = None) -> list[str]:
     """``['(300, 3) float32', 'min -0.02 mean 0 max 0.03', 'zeros 0%, grad norm 0.001']``."""
-    last = f"zeros {ins.percent(s.zeros)}"
+    last = f"zeros {st.percent(s.zeros)}"
     if grad is not None:
-        last += f", grad norm {ins.fmt(grad.norm)}"
+        last += f", grad norm {st.fmt(grad.norm)}"
     return [tensor_text(s.shape, s.dtype), s.line(), last]
 
 
-def finding_lines(findings: list[ins.Finding]) -> list[str]:
+def finding_lines(findings: list[health.Finding]) -> list[str]:
     """``['! dead ReLU: 1 of 3 neurons']``."""
     return [f"! {f.short}" for f in findings]
 
 
-def layer_finding_lines(findings: list[ins.Finding]) -> list[str]:
+def layer_finding_lines(findings: list[health.Finding]) -> list[str]:
     """A collapsed layer's findings, one line per check: ``['! maximum: dead ReLU: 1 of 3 neurons']``."""
-    by_check: dict[str, list[ins.Finding]] = {}
+    by_check: dict[str, list[health.Finding]] = {}
     for f in findings:
         by_check.setdefault(f.check, []).append(f)
     lines = []
@@ -196,7 +197,7 @@ def layer_lines(name: str, members: list[Node], ins_text: str, outs_text: str) -
     count = len(op_names)
     lines = [name, f"{count} op{'s' if count != 1 else ''}: {ops_text}",
              f"in {ins_text or '-'} -> out {outs_text or '-'}"]
-    params = ins.param_count(members)
+    params = sm.param_count(members)
     if params:
         lines.append(f"{params:,} params")
     return lines
@@ -253,7 +254,7 @@ class Arrow:
 class View:
     boxes: list[Box]
     arrows: list[Arrow]
-    findings: list[ins.Finding]
+    findings: list[health.Finding]
     options: Options
 
 
@@ -261,7 +262,7 @@ class View:
 class _Context:
     values: dict[Node, Any]
     ran: set | None
-    findings: dict[str, list[ins.Finding]]
+    findings: dict[str, list[health.Finding]]
     grads: dict[Node, Any]
     grad_of: dict[Node, list[str]]
     steps: dict[Node, int]
@@ -303,9 +304,9 @@ def build_view(graph, opts: Options) -> View:
     """Boxes, arrows and clusters for ``graph`` under ``opts``; no Graphviz involved."""
     nodes = [n for n in graph.nodes if opts.backward or not n.backward]
     known = value_map(graph, opts.values)
-    findings = ins.diagnose(graph, known, opts.grads, opts.thresholds) \
+    findings = health.diagnose(graph, known, opts.grads, opts.thresholds) \
         if opts.values is not None and opts.health else []
-    by_node: dict[str, list[ins.Finding]] = {}
+    by_node: dict[str, list[health.Finding]] = {}
     for f in findings:
         by_node.setdefault(f.node, []).append(f)
     grad_of: dict[Node, list[str]] = {}
@@ -317,8 +318,8 @@ def build_view(graph, opts: Options) -> View:
     if opts.order:
         runs = [n for n in nodes if n.kind == "op" and (ran is None or n in ran)]
         steps = {n: k for k, n in enumerate(runs, 1)}
-    ctx = _Context(known, ran, by_node, ins.gradient_values(opts.grads, known), grad_of,
-                   steps, set(graph.outputs), ins.placements(graph))
+    ctx = _Context(known, ran, by_node, health.gradient_values(opts.grads, known), grad_of,
+                   steps, set(graph.outputs), sm.placements(graph))
     for n in nodes:
         for i in n.inputs:
             ctx.users.setdefault(i, set()).add(n)
@@ -332,8 +333,8 @@ def _boxes(nodes: list[Node], depth: int | None, ctx: _Context) -> tuple[dict[No
     key_of: dict[Node, tuple] = {}
     for n in nodes:
         scope = ctx.scopes[n]
-        if depth is not None and n.kind != "input" and ins.layer_depth(n, scope) >= depth:
-            key_of[n] = ins.layer_of(n, scope, depth)
+        if depth is not None and n.kind != "input" and sm.layer_depth(n, scope) >= depth:
+            key_of[n] = sm.layer_of(n, scope, depth)
             groups.setdefault(key_of[n], []).append(n)
     owner: dict[Node, str] = {}
     boxes: list[Box] = []
@@ -365,15 +366,15 @@ def _node_box(n: Node, ctx: _Context) -> Box:
             "dtype": n.dtype_str, "inputs": [i.name for i in n.inputs], "attrs": _plain(n.attrs),
             "output": n in ctx.outputs}
     if n in ctx.values:
-        s = ins.stats(ctx.values[n])
-        g = ins.stats(ctx.grads[n]) if n in ctx.grads else None
+        s = st.stats(ctx.values[n])
+        g = st.stats(ctx.grads[n]) if n in ctx.grads else None
         if n.kind == "input":
             label[1:] = value_lines(s, g)
         elif n.kind == "parameter":
             label += value_lines(s, g)[1:]
         elif n.kind == "op":
             label += value_lines(s, g)
-        tip += ["", s.text(), ins.preview(ctx.values[n])]
+        tip += ["", s.text(), st.preview(ctx.values[n])]
         info["stats"] = _plain(asdict(s))
         if g is not None:
             tip += ["", "gradient:", g.text()]
@@ -403,10 +404,10 @@ def _layer_box(key: tuple, members: list[Node], ctx: _Context) -> Box:
     found = [f for n in members for f in ctx.findings.get(n.name, [])]
     info = {"name": "/".join(key), "kind": "layer", "backward": all(n.backward for n in members),
             "members": [n.name for n in members],
-            "params": ins.param_count(members), "in": in_text, "out": out_text,
+            "params": sm.param_count(members), "in": in_text, "out": out_text,
             "output": any(n in ctx.outputs for n in members)}
     if len(outs) == 1 and outs[0] in ctx.values:
-        s = ins.stats(ctx.values[outs[0]])
+        s = st.stats(ctx.values[outs[0]])
         label.append(s.line())
         tip += ["", f"output {outs[0].name}:", s.text()]
         info["stats"] = _plain(asdict(s))
@@ -422,7 +423,7 @@ def _near_name(name: str, near: Node) -> str:
     return short if layer and near.scope[1:] == tuple(layer.split("/")) else name
 
 
-def _marks(members: list[Node], found: list[ins.Finding], ctx: _Context) -> list[str]:
+def _marks(members: list[Node], found: list[health.Finding], ctx: _Context) -> list[str]:
     marks = []
     if any(n in ctx.outputs for n in members):
         marks.append("output")
@@ -456,7 +457,7 @@ def _arrows(nodes: list[Node], owner: dict[Node, str], boxes: list[Box], ctx: _C
             measured = i in ctx.values and i.kind != "constant"
             shape = np.shape(ctx.values[i]) if measured else i.shape
             dtype = np.asarray(ctx.values[i]).dtype if measured else i.dtype_str
-            shown = position if head not in layers and len(n.inputs) > 1 and n.op not in COMMUTATIVE else None
+            shown = position if head not in layers and len(n.inputs) > 1 and not n.prim.commutative else None
             arrows.append(Arrow(tail, head, tensor_text(shape, dtype), shown,
                                 ["edge_not_ran"] if head in greyed else [],
                                 backward=i.backward and n.backward,

@@ -35,8 +35,11 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from graphnn import ops
-from graphnn.core import GraphError, Node
+from graphnn.core import ops
+from graphnn.core.errors import GraphError
+from graphnn.core.nn_ops import softmax_cce_grad
+from graphnn.core.node import Node
+from graphnn.core.primitive import Primitive
 
 
 @dataclass(frozen=True)
@@ -52,8 +55,8 @@ class SoftmaxCCE:
     inner: tuple    # the nodes whose gradient the rewrite skips
 
 
-def _op(node: Node, name: str) -> bool:
-    return node.kind == "op" and node.op == name
+def _op(node: Node, prim: Primitive) -> bool:
+    return node.prim is prim
 
 
 def _last_axis(node: Node, axis) -> bool:
@@ -67,33 +70,33 @@ def match(loss: Node) -> SoftmaxCCE | None:
     Recognises exactly what :class:`graphnn.Softmax` and
     :class:`graphnn.CategoricalCrossEntropy` build (sparse or one-hot labels).
     """
-    if not _op(loss, "mean") or loss.attrs.get("axis") not in (None, 0) \
+    if not _op(loss, ops.MEAN) or loss.attrs.get("axis") not in (None, 0) \
             or loss.attrs.get("keepdims"):
         return None
     neg = loss.inputs[0]
-    if not (_op(neg, "neg") and (neg.shape is None or len(neg.shape) == 1)):
+    if not (_op(neg, ops.NEG) and (neg.shape is None or len(neg.shape) == 1)):
         return None
     log = neg.inputs[0]
-    if not _op(log, "log"):
+    if not _op(log, ops.LOG):
         return None
     picked = _picked(log.inputs[0])
     if picked is None:
         return None
     clip, labels, picking = picked
     norm = clip.inputs[0]
-    if not (_op(norm, "normalize") and _last_axis(norm, norm.attrs.get("axis"))):
+    if not (_op(norm, ops.NORMALIZE) and _last_axis(norm, norm.attrs.get("axis"))):
         return None
     exp = norm.inputs[0]
-    if not _op(exp, "exp"):
+    if not _op(exp, ops.EXP):
         return None
     sub = exp.inputs[0]
-    if not _op(sub, "sub"):
+    if not _op(sub, ops.SUB):
         return None
     logits, stop = sub.inputs
-    if not _op(stop, "stop_gradient"):
+    if not _op(stop, ops.STOP_GRADIENT):
         return None
     top = stop.inputs[0]
-    if not (_op(top, "max") and top.inputs[0] is logits and top.attrs.get("keepdims")
+    if not (_op(top, ops.MAX) and top.inputs[0] is logits and top.attrs.get("keepdims")
             and _last_axis(top.inputs[0], top.attrs.get("axis"))):
         return None
     return SoftmaxCCE(loss, logits, norm, labels, clip.attrs["lo"], clip.attrs["hi"],
@@ -105,18 +108,18 @@ def _picked(node: Node):
 
     Sparse labels: ``pick(clip, labels)``; one-hot: ``sum(mul(clip, labels), axis=1)``.
     """
-    if _op(node, "pick"):
+    if _op(node, ops.PICK):
         clip, labels = node.inputs
         picking = (node,)
-    elif _op(node, "sum") and node.attrs.get("axis") in (1, -1) and not node.attrs.get("keepdims") \
-            and _op(node.inputs[0], "mul"):
+    elif _op(node, ops.SUM) and node.attrs.get("axis") in (1, -1) and not node.attrs.get("keepdims") \
+            and _op(node.inputs[0], ops.MUL):
         clip, labels = node.inputs[0].inputs
         picking = (node, node.inputs[0])
         if labels.shape is None or len(labels.shape) != 2:
             return None
     else:
         return None
-    return (clip, labels, picking) if _op(clip, "clip") else None
+    return (clip, labels, picking) if _op(clip, ops.CLIP) else None
 
 
 def find(order: list[Node], wanted: set) -> dict[Node, SoftmaxCCE]:
@@ -155,7 +158,7 @@ def joint_gradient(g: Node, m: SoftmaxCCE, mode: str = "book") -> Node:
     of the loss itself the multiplication by 1 is left out. ``mode="strict"``
     zeroes clipped rows as the plain chain does (see the module docstring).
     """
-    joint = ops.softmax_cce_grad(m.probs, m.labels, m.lo, m.hi, mask_clipped=mode == "strict")
-    if _op(g, "ones_like") and g.shape == ():
+    joint = softmax_cce_grad(m.probs, m.labels, m.lo, m.hi, mask_clipped=mode == "strict")
+    if _op(g, ops.ONES_LIKE) and g.shape == ():
         return joint
     return ops.mul(joint, g)

@@ -24,13 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from graphnn.accuracy import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
-from graphnn.autodiff import grad
-from graphnn.core import GraphError, Input, Node, format_shape, scope
+from graphnn.autodiff.grad import grad
+from graphnn.core.building import scope
+from graphnn.core.errors import GraphError, check_count
+from graphnn.core.node import Input, Node, format_shape
 from graphnn.graph import Graph
-from graphnn.layers import Dense, Dropout, Layer
-from graphnn.losses import CategoricalCrossEntropy, Loss, regularization_loss
-from graphnn.optimizers import Optimizer
+from graphnn.nn import saving
+from graphnn.nn.layers import Dense, Dropout, Layer
+from graphnn.nn.losses import CategoricalCrossEntropy, Loss, regularization_loss
+from graphnn.nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+from graphnn.nn.optimizers import Optimizer
 
 
 class Model:
@@ -153,10 +156,10 @@ class Model:
         self._require("train")
         if self.optimizer is None:
             raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
-        epochs = _count(epochs, "epochs", 0)
-        print_every = _count(print_every, "print_every", 1)
+        epochs = check_count(epochs, "Model: epochs", 0)
+        print_every = check_count(print_every, "Model: print_every", 1)
         if batch_size is not None:
-            batch_size = _count(batch_size, "batch_size", 1)
+            batch_size = check_count(batch_size, "Model: batch_size", 1)
         X, y = self.check_data(X, y, "training data")
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
@@ -164,23 +167,22 @@ class Model:
             validation_data = self.check_data(*validation_data, "validation data")
 
         self.accuracy.init(y)
-        steps = 1 if batch_size is None else max(1, math.ceil(len(X) / batch_size))
+        batches = _batches(len(X), batch_size)
         history = {k: [] for k in ("accuracy", "loss", "data_loss", "reg_loss", "learning_rate")}
         history["validation"] = None
-        say, close = self._printer(verbose, epochs * steps)
+        say, close = self._printer(verbose, epochs * len(batches))
         try:
             for epoch in range(1, epochs + 1):
                 if batch_size is not None:
                     say(f"epoch: {epoch}")
                 self.accuracy.new_pass()
                 loss_sum, loss_count = 0.0, 0
-                for step in range(steps):
-                    bx, by = _batch(X, y, step, batch_size)
-                    data_loss, reg_loss, samples, accuracy = self._step(bx, by)
+                for step, rows in enumerate(batches):
+                    data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows])
                     loss_sum += np.sum(samples)
                     loss_count += len(samples)
                     say.tick()
-                    if batch_size is not None and (not step % print_every or step == steps - 1):
+                    if batch_size is not None and (not step % print_every or step == len(batches) - 1):
                         say(self._line(f"step: {step}", accuracy, data_loss, reg_loss))
                 if batch_size is None:
                     if not epoch % print_every:
@@ -232,7 +234,7 @@ class Model:
         """Print and return ``validation, acc: ..., loss: ...`` (data loss, no dropout)."""
         self._require("evaluate")
         if batch_size is not None:
-            batch_size = _count(batch_size, "batch_size", 1)
+            batch_size = check_count(batch_size, "Model: batch_size", 1)
         X, y = self.check_data(X, y, "evaluation data")
         say, close = self._printer(verbose, 0)
         try:
@@ -243,10 +245,9 @@ class Model:
     def _evaluate(self, X, y, batch_size, say) -> dict:
         self.accuracy.init(y)
         self.accuracy.new_pass()
-        steps = 1 if batch_size is None else max(1, math.ceil(len(X) / batch_size))
         loss_sum, loss_count = 0.0, 0
-        for step in range(steps):
-            bx, by = _batch(X, y, step, batch_size)
+        for rows in _batches(len(X), batch_size):
+            bx, by = X[rows], y[rows]
             values = self.inference_graph.run({self.input: bx, self.target: by}, keep="fetched")
             samples = values[self.inference_samples]
             loss_sum += np.sum(samples)
@@ -261,13 +262,11 @@ class Model:
         """The model's outputs on ``X (N, features)``, without dropout (``(N, outputs)``)."""
         self._require("predict")
         if batch_size is not None:
-            batch_size = _count(batch_size, "batch_size", 1)
+            batch_size = check_count(batch_size, "Model: batch_size", 1)
         X = self._check_inputs(np.asarray(X), "prediction data")
-        steps = 1 if batch_size is None else max(1, math.ceil(len(X) / batch_size))
         outputs = []
-        for step in range(steps):
-            bx = X if batch_size is None else X[step * batch_size:(step + 1) * batch_size]
-            values = self.inference_graph.run({self.input: bx}, fetch=[self.inference_output],
+        for rows in _batches(len(X), batch_size):
+            values = self.inference_graph.run({self.input: X[rows]}, fetch=[self.inference_output],
                                               keep="fetched")
             outputs.append(values[self.inference_output])
         return np.vstack(outputs)
@@ -280,29 +279,24 @@ class Model:
 
     def set_parameters(self, parameters) -> None:
         """Set every trainable layer's arrays from ``[(weights, biases), ...]`` (shapes checked first)."""
-        from graphnn.saving import assign_parameters
-        assign_parameters(self, parameters)
+        saving.assign_parameters(self, parameters)
 
     def save_parameters(self, path) -> None:
         """Write the parameters (and the architecture, to check on loading) to an ``.npz`` file."""
-        from graphnn.saving import save_parameters
-        save_parameters(self, path)
+        saving.save_parameters(self, path)
 
     def load_parameters(self, path) -> None:
         """Read parameters saved from a model of the same architecture; anything else is an error."""
-        from graphnn.saving import load_parameters
-        load_parameters(self, path)
+        saving.load_parameters(self, path)
 
     def save(self, path) -> None:
         """Write the whole model: architecture, loss, accuracy, optimizer with its state, parameters."""
-        from graphnn.saving import save_model
-        save_model(self, path)
+        saving.save_model(self, path)
 
     @classmethod
     def load(cls, path) -> Model:
         """A finalized model read from a file written by :meth:`save`."""
-        from graphnn.saving import load_model
-        return load_model(path)
+        return saving.load_model(path, cls)
 
     # ------------------------------------------------------------ checks
 
@@ -380,21 +374,16 @@ def _is_terminal() -> bool:
         return False
 
 
-def _count(value: Any, name: str, least: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
-        raise GraphError(f"Model: {name} must be an integer >= {least}, got {value!r}")
-    return int(value)
-
-
-def _batch(X: np.ndarray, y: np.ndarray, step: int, batch_size: int | None):
+def _batches(n: int, batch_size: int | None) -> list[slice]:
+    """The row ranges of each step: everything at once, or ``batch_size`` rows at a time."""
     if batch_size is None:
-        return X, y
-    return X[step * batch_size:(step + 1) * batch_size], y[step * batch_size:(step + 1) * batch_size]
+        return [slice(None)]
+    return [slice(start, start + batch_size) for start in range(0, max(n, 1), batch_size)]
 
 
 def _default_accuracy(loss: Loss) -> Accuracy:
     if isinstance(loss, CategoricalCrossEntropy):
         return CategoricalAccuracy()
-    if loss.kind == "bce":
+    if loss.type_name == "bce":
         return BinaryAccuracy()
     return RegressionAccuracy()

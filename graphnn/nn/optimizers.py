@@ -30,34 +30,20 @@ from typing import Any
 
 import numpy as np
 
-from graphnn.core import GraphError, Node, format_shape
-
-
-def _check(name: str, value: Any, what: str, low: float = 0.0, high: float | None = None,
-           include_low: bool = True) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise GraphError(f"{name}: {what} must be a number, got {value!r}") from None
-    too_low = number < low if include_low else number <= low
-    if not math.isfinite(number) or too_low or (high is not None and number >= high):
-        bound = f">= {low}" if include_low else f"> {low}"
-        if high is not None:
-            bound += f" and < {high}"
-        raise GraphError(f"{name}: {what} must be {bound}, got {value!r}")
-    return number
+from graphnn.core.errors import GraphError, check_number
+from graphnn.core.node import Node, format_shape
 
 
 class Optimizer:
     """Learning-rate decay ``lr / (1 + decay * iterations)``, iteration count, per-parameter state."""
 
-    kind = "optimizer"
+    type_name = "optimizer"
     slots: tuple[str, ...] = ()  # names of the per-parameter state arrays
 
     def __init__(self, learning_rate: float, decay: float):
         name = type(self).__name__
-        self.learning_rate = _check(name, learning_rate, "learning_rate")
-        self.decay = _check(name, decay, "decay")
+        self.learning_rate = check_number(learning_rate, f"{name}: learning_rate", 0)
+        self.decay = check_number(decay, f"{name}: decay", 0)
         self.current_learning_rate = self.learning_rate
         self.iterations = 0
         self.state: dict[Node, dict[str, np.ndarray]] = {}
@@ -140,12 +126,12 @@ class SGD(Optimizer):
     >>> optimizer = gn.SGD(learning_rate=1.0, decay=1e-3, momentum=0.9)
     """
 
-    kind = "sgd"
+    type_name = "sgd"
     slots = ("momentums",)
 
     def __init__(self, learning_rate: float = 1., decay: float = 0., momentum: float = 0.):
         super().__init__(learning_rate, decay)
-        self.momentum = _check("SGD", momentum, "momentum", 0.0, 1.0)
+        self.momentum = check_number(momentum, "SGD: momentum", 0, 1)
 
     def update_params(self, param: Node, grad: np.ndarray) -> None:
         s = self._state(param, grad)
@@ -170,12 +156,12 @@ class Adagrad(Optimizer):
     >>> optimizer = gn.Adagrad(decay=1e-4)
     """
 
-    kind = "adagrad"
+    type_name = "adagrad"
     slots = ("cache",)
 
     def __init__(self, learning_rate: float = 1., decay: float = 0., epsilon: float = 1e-7):
         super().__init__(learning_rate, decay)
-        self.epsilon = _check("Adagrad", epsilon, "epsilon", include_low=False)
+        self.epsilon = check_number(epsilon, "Adagrad: epsilon", 0, low_open=True)
 
     def update_params(self, param: Node, grad: np.ndarray) -> None:
         s = self._state(param, grad)
@@ -194,14 +180,14 @@ class RMSprop(Optimizer):
     >>> optimizer = gn.RMSprop(learning_rate=0.02, decay=1e-5, rho=0.999)
     """
 
-    kind = "rmsprop"
+    type_name = "rmsprop"
     slots = ("cache",)
 
     def __init__(self, learning_rate: float = 0.001, decay: float = 0., epsilon: float = 1e-7,
                  rho: float = 0.9):
         super().__init__(learning_rate, decay)
-        self.epsilon = _check("RMSprop", epsilon, "epsilon", include_low=False)
-        self.rho = _check("RMSprop", rho, "rho", 0.0, 1.0)
+        self.epsilon = check_number(epsilon, "RMSprop: epsilon", 0, low_open=True)
+        self.rho = check_number(rho, "RMSprop: rho", 0, 1)
 
     def update_params(self, param: Node, grad: np.ndarray) -> None:
         s = self._state(param, grad)
@@ -228,15 +214,15 @@ class Adam(Optimizer):
     >>> optimizer = gn.Adam(learning_rate=0.05, decay=5e-7)
     """
 
-    kind = "adam"
+    type_name = "adam"
     slots = ("momentums", "cache")
 
     def __init__(self, learning_rate: float = 0.001, decay: float = 0., epsilon: float = 1e-7,
                  beta_1: float = 0.9, beta_2: float = 0.999):
         super().__init__(learning_rate, decay)
-        self.epsilon = _check("Adam", epsilon, "epsilon", include_low=False)
-        self.beta_1 = _check("Adam", beta_1, "beta_1", 0.0, 1.0)
-        self.beta_2 = _check("Adam", beta_2, "beta_2", 0.0, 1.0)
+        self.epsilon = check_number(epsilon, "Adam: epsilon", 0, low_open=True)
+        self.beta_1 = check_number(beta_1, "Adam: beta_1", 0, 1)
+        self.beta_2 = check_number(beta_2, "Adam: beta_2", 0, 1)
 
     def update_params(self, param: Node, grad: np.ndarray) -> None:
         s = self._state(param, grad)
@@ -270,4 +256,4 @@ def _scaled_step(param: Node, grad, cache, lr, epsilon, tmp, tmp2) -> None:
     np.add(param.value, tmp2, out=param.value)
 
 
-OPTIMIZERS = {cls.kind: cls for cls in (SGD, Adagrad, RMSprop, Adam)}
+OPTIMIZERS = {cls.type_name: cls for cls in (SGD, Adagrad, RMSprop, Adam)}

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphnn.core import GraphError, format_shape
+from graphnn.core.errors import GraphError
+from graphnn.core.node import format_shape
 
 
 class Accuracy:
     """Base class: ``calculate`` = mean of ``compare``; sums kept for ``calculate_accumulated``."""
 
-    kind = "accuracy"
+    type_name = "accuracy"
 
     def __init__(self):
         self.new_pass()
@@ -60,7 +61,7 @@ class CategoricalAccuracy(Accuracy):
     are, as the book's ``Accuracy_Categorical(binary=True)``.
     """
 
-    kind = "categorical"
+    type_name = "categorical"
 
     def __init__(self, binary: bool = False):
         self.binary = bool(binary)
@@ -79,7 +80,7 @@ class CategoricalAccuracy(Accuracy):
 class BinaryAccuracy(Accuracy):
     """0/1 predictions ``(N, K)`` (``outputs > 0.5``) compared with 0/1 targets ``(N, K)``."""
 
-    kind = "binary"
+    type_name = "binary"
 
     def compare(self, predictions: np.ndarray, y: np.ndarray) -> np.ndarray:
         _same_shape(self, predictions, y)
@@ -93,7 +94,7 @@ class RegressionAccuracy(Accuracy):
     choice of 250), or given explicitly.
     """
 
-    kind = "regression"
+    type_name = "regression"
 
     def __init__(self, precision: float | None = None):
         self.precision = precision

@@ -1,6 +1,6 @@
 """From a plan's nodes to one straight-line Python function.
 
-:class:`graphnn.graph.Plan` knows which nodes a fetch needs and every shape
+:class:`graphnn.runtime.plan.Plan` knows which nodes a fetch needs and every shape
 and dtype; this module turns that into code, in three steps:
 
 1. **Simplify** (``optimize=True``): merge nodes that compute the same thing
@@ -18,7 +18,8 @@ and dtype; this module turns that into code, in three steps:
 
 Every step computes exactly what the plain forwards compute (the kernels are
 bit-exact, folding runs the same forward earlier); ``optimize=False`` skips the
-first two, for comparison.
+first two, for comparison. A primitive whose shape rule is not known to hold
+(one defined by a user) gets a line that checks its value against the rule.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from graphnn import ops
-from graphnn.core import Node, gc_paused
-from graphnn.kernels import Kernel, kernel_for, plain_kernel
+from graphnn.core.building import gc_paused
+from graphnn.core.errors import GraphError
+from graphnn.core.kernels import Kernel, plain_kernel
+from graphnn.core.node import Node, format_shape
 
 # Values smaller than this are not worth a buffer: numpy allocates them from a
 # cache, and a ufunc writing in place into a tiny array is slower than one
@@ -50,7 +52,6 @@ class Program:
     lines: dict[Any, dict[int, Node]]  # code object -> line -> node, to name the node behind an error
     var: dict[Node, str]     # node -> its variable in the function
     rep: dict[Node, Node]    # node -> the node whose line computes its value
-    candidates: list[Node]   # nodes given a buffer (for the first-run check)
     buffers: list[np.ndarray]
     source: str
 
@@ -63,9 +64,8 @@ def compile_program(nodes: list[Node], inputs: list[Node], kept: list[Node], ava
                     optimize: bool, pool: bool, hooked: bool) -> Program:
     """Compile ``nodes`` (topologically ordered) into a function returning ``kept``.
 
-    ``avals`` are the shapes and dtypes of every node on this feed; with
-    ``optimize`` they must be right (:class:`graphnn.graph.Plan` checks them
-    on a plain run first).
+    ``avals`` are the shapes and dtypes of every node on this feed, from the
+    shape rules.
     """
     with gc_paused():
         return _compile_program(nodes, inputs, kept, avals, optimize, pool, hooked)
@@ -85,7 +85,7 @@ def _compile_program(nodes, inputs, kept, avals, optimize, pool, hooked) -> Prog
     if pool:
         buffer_of, shapes = _plan_memory(order, kernels, args, avals, {rep[k] for k in kept})
     buffers = [np.empty(shape, dtype=dtype) for shape, dtype in shapes]
-    return _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked)
+    return _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked, avals)
 
 
 # ------------------------------------------------------------ simplify
@@ -105,11 +105,11 @@ def simplify(nodes: list[Node], avals: dict) -> tuple[dict, dict]:
         if n.kind != "op":
             rep[n] = n
             continue
-        if n.op == "stop_gradient":  # the identity at run time
+        if n.prim.identity:  # the value passes through at run time
             rep[n] = rep[n.inputs[0]]
             continue
         ins = [rep[i] for i in n.inputs]
-        pure = ops.PRIMITIVES[n.op].pure  # a random op always runs
+        pure = n.prim.pure  # a random op always runs
         if pure:
             key = (n.op, tuple(ins), _attrs_key(n.attrs))
             same = seen.get(key)
@@ -118,9 +118,7 @@ def simplify(nodes: list[Node], avals: dict) -> tuple[dict, dict]:
                 continue
             seen[key] = n
         rep[n] = n
-        # matmul is not folded: its result depends on the np.dot installed when
-        # it runs (nnfs.init() replaces it).
-        if pure and n.op != "matmul":
+        if pure and n.prim.foldable:
             value = _fold(n, ins, folded, avals)
             if value is not _NOT_FOLDED:
                 folded[n] = value
@@ -137,7 +135,7 @@ def _attrs_key(attrs: dict) -> tuple:
 
 
 def _fold(n: Node, ins: list[Node], folded: dict, avals: dict):
-    shape_only = ops.PRIMITIVES[n.op].shape_only
+    shape_only = n.prim.shape_only
     values = []
     for position, i in enumerate(ins):
         if position in shape_only:
@@ -153,7 +151,7 @@ def _fold(n: Node, ins: list[Node], folded: dict, avals: dict):
             return _NOT_FOLDED
     try:
         with np.errstate(all="ignore"):
-            value = ops.bind(n)(*values)
+            value = n.prim.bind(n)(*values)
     except Exception:  # leave it to fail at run time, with the usual message
         return _NOT_FOLDED
     if isinstance(value, np.ndarray):
@@ -169,7 +167,7 @@ def _live(nodes, kept_reps, rep, folded, avals, optimize):
     for n in reversed(nodes):
         if n not in live or rep[n] is not n or n.kind != "op" or n in folded:
             continue
-        kernel = _kernel(n, avals) if optimize else plain_kernel(n)
+        kernel = _kernel(n, avals, optimize)
         kernels[n] = kernel
         for p in kernel.args:
             if p not in kernel.consts:
@@ -177,8 +175,10 @@ def _live(nodes, kept_reps, rep, folded, avals, optimize):
     return kernels, [n for n in nodes if n in live]
 
 
-def _kernel(n: Node, avals: dict) -> Kernel:
-    return kernel_for(n, [avals[i] for i in n.inputs], avals[n])
+def _kernel(n: Node, avals: dict, optimize: bool) -> Kernel:
+    if optimize or n.prim.identity:
+        return n.prim.kernel_for(n, [avals[i] for i in n.inputs], avals[n])
+    return plain_kernel(n.prim.bind(n), len(n.inputs))
 
 
 # ------------------------------------------------------------ memory
@@ -248,10 +248,11 @@ def _plan_memory(order, kernels, args, avals, kept):
 
 # ------------------------------------------------------------ code
 
-def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked) -> Program:
+def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked, avals) -> Program:
     slot = {n: i for i, n in enumerate(order)}
     var = {n: f"v{slot[n]}" for n in order}
     namespace: dict[str, Any] = {f"b{k}": b for k, b in enumerate(buffers)}
+    namespace["_check"] = check_value
     kept_set = {rep[k] for k in kept}
     last_use: dict[Node, Node] = {}
     for n in order:
@@ -282,6 +283,9 @@ def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffer
             body.append([f"    {v} = c{s}.copy()" if n in kept_set else f"    {v} = c{s}"])
         else:
             body.append([f"    {v} = {_call(n, s, kernels[n], args[n], var, buffer_of, namespace)}"])
+            if n.prim.check_shapes:
+                namespace[f"e{s}"] = (n, avals[n])
+                body[-1].append(f"    _check(e{s}, {v})")
         if hooked:
             namespace[f"n{s}"] = n
             body[-1].append(f"    _hook(n{s}, {v})")
@@ -293,8 +297,18 @@ def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffer
         source = _define("_plan", ["_hook"] + params, order, body, namespace, lines, _tuple(returned))
     else:
         source = _chunked(order, body, params, returned, var, args, position, namespace, lines)
-    candidates = [n for n in order if n in buffer_of]
-    return Program(namespace["_plan"], lines, var, rep, candidates, buffers, source)
+    return Program(namespace["_plan"], lines, var, rep, buffers, source)
+
+
+def check_value(expected: tuple, value) -> None:
+    """A user-defined primitive's value against its shape rule: a mismatch would mislead later kernels."""
+    node, aval = expected
+    shape, dtype = np.shape(value), np.asarray(value).dtype
+    if len(shape) != len(aval.shape or shape) or any(
+            a is not None and a != b for a, b in zip(aval.shape or shape, shape)) \
+            or (aval.dtype is not None and dtype != aval.dtype):
+        raise GraphError(f"{node.location}: {node.op} returned {format_shape(shape)} {dtype}, but its shape "
+                         f"rule said {format_shape(aval.shape)} {aval.dtype}; fix the shape rule or the forward")
 
 
 def _tuple(names) -> str:

@@ -34,35 +34,59 @@ from typing import Any
 
 import numpy as np
 
-from graphnn.accuracy import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
-from graphnn.core import GraphError, format_shape, write_atomically
-from graphnn.layers import Dense, Dropout, Layer, Linear, ReLU, Sigmoid, Softmax
-from graphnn.losses import (
+from graphnn.core.errors import GraphError
+from graphnn.core.files import write_atomically
+from graphnn.core.node import format_shape
+from graphnn.nn.layers import Dense, Dropout, Layer, Linear, ReLU, Sigmoid, Softmax
+from graphnn.nn.losses import (
     BinaryCrossEntropy,
     CategoricalCrossEntropy,
     Loss,
     MeanAbsoluteError,
     MeanSquaredError,
 )
-from graphnn.optimizers import OPTIMIZERS
+from graphnn.nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
+from graphnn.nn.optimizers import OPTIMIZERS
 
 FORMAT, VERSION, HEADER = "graphnn", 1, "__graphnn__"
 
 # Explicit registries: only these kinds can be saved and rebuilt.
-LAYERS: dict[str, type[Layer]] = {c.kind: c for c in (Dense, ReLU, Softmax, Sigmoid, Linear, Dropout)}
-LOSSES: dict[str, type[Loss]] = {c.kind: c for c in (CategoricalCrossEntropy, BinaryCrossEntropy,
+LAYERS: dict[str, type[Layer]] = {c.type_name: c for c in (Dense, ReLU, Softmax, Sigmoid, Linear, Dropout)}
+LOSSES: dict[str, type[Loss]] = {c.type_name: c for c in (CategoricalCrossEntropy, BinaryCrossEntropy,
                                                      MeanSquaredError, MeanAbsoluteError)}
-ACCURACIES: dict[str, type[Accuracy]] = {c.kind: c for c in (CategoricalAccuracy, BinaryAccuracy,
+ACCURACIES: dict[str, type[Accuracy]] = {c.type_name: c for c in (CategoricalAccuracy, BinaryAccuracy,
                                                              RegressionAccuracy)}
+
+
+def register_layer(cls: type[Layer]) -> type[Layer]:
+    """Let models with layers of class ``cls`` be saved and loaded (a decorator).
+
+    The class needs a unique ``type_name`` and a ``config()`` whose keywords
+    rebuild it; its parameters are saved like Dense's.
+
+    >>> @gn.register_layer
+    ... class Softplus(gn.Layer):
+    ...     type_name = "softplus"
+    ...     def forward(self, x): return softplus(x)
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Layer)) or issubclass(cls, Loss):
+        raise GraphError(f"register_layer: {cls!r} is not a Layer subclass")
+    name = getattr(cls, "type_name", None)
+    if not isinstance(name, str) or not name.isidentifier() or name == Layer.type_name:
+        raise GraphError(f"register_layer: {cls.__name__} needs a type_name of its own, got {name!r}")
+    if LAYERS.get(name, cls) is not cls:
+        raise GraphError(f"register_layer: type_name {name!r} is taken by {LAYERS[name].__name__}")
+    LAYERS[name] = cls
+    return cls
 
 
 # ---------------------------------------------------------------- describing a model
 
 def _describe_layer(layer: Layer) -> dict:
-    if LAYERS.get(layer.kind) is not type(layer):
+    if LAYERS.get(layer.type_name) is not type(layer):
         raise GraphError(f"cannot save layer {layer.name} ({type(layer).__name__}): only the built-in "
                          f"layers {', '.join(c.__name__ for c in LAYERS.values())} can be saved")
-    return {"kind": layer.kind, "config": layer.config()}
+    return {"kind": layer.type_name, "config": layer.config()}
 
 
 def _layer_text(entry: dict) -> str:
@@ -109,16 +133,16 @@ def save_model(model, path) -> None:
     """Write the whole model: layers, loss, accuracy, optimizer (with state) and parameters."""
     model._require("save")
     header = _header(model, "model")
-    if LOSSES.get(model.loss.kind) is not type(model.loss):
+    if LOSSES.get(model.loss.type_name) is not type(model.loss):
         raise GraphError(f"cannot save loss {type(model.loss).__name__}: not a built-in loss")
-    header["loss"] = {"kind": model.loss.kind}
-    if ACCURACIES.get(model.accuracy.kind) is not type(model.accuracy):
+    header["loss"] = {"kind": model.loss.type_name}
+    if ACCURACIES.get(model.accuracy.type_name) is not type(model.accuracy):
         raise GraphError(f"cannot save accuracy {type(model.accuracy).__name__}: not a built-in accuracy")
-    header["accuracy"] = {"kind": model.accuracy.kind, "config": model.accuracy.config()}
+    header["accuracy"] = {"kind": model.accuracy.type_name, "config": model.accuracy.config()}
     arrays = {key: p.value for key, p in _param_entries(model)}
     opt = model.optimizer
     if opt is not None:
-        if OPTIMIZERS.get(opt.kind) is not type(opt):
+        if OPTIMIZERS.get(opt.type_name) is not type(opt):
             raise GraphError(f"cannot save optimizer {type(opt).__name__}: not a built-in optimizer")
         state_keys = []
         for key, p in _param_entries(model):
@@ -126,7 +150,7 @@ def save_model(model, path) -> None:
                 if p in opt.state:
                     arrays[f"optimizer.{key}.{slot}"] = opt.state[p][slot]
                     state_keys.append(f"optimizer.{key}.{slot}")
-        header["optimizer"] = {"kind": opt.kind, "config": opt.config(), "iterations": opt.iterations,
+        header["optimizer"] = {"kind": opt.type_name, "config": opt.config(), "iterations": opt.iterations,
                                "current_learning_rate": opt.current_learning_rate, "state": state_keys}
     else:
         header["optimizer"] = None
@@ -179,7 +203,7 @@ def _check_architecture(model, header: dict, arrays: dict, path) -> list[tuple[A
     for i, (entry, layer) in enumerate(zip(saved, model.layers)):
         mine = _describe(layer)
         same = entry.get("kind") == mine["kind"]
-        if same and layer.kind == "dense":
+        if same and layer.type_name == "dense":
             config = entry.get("config", {})
             same = (config.get("n_inputs"), config.get("n_neurons")) == (layer.n_inputs, layer.n_neurons)
         if not same:
@@ -201,7 +225,7 @@ def _check_architecture(model, header: dict, arrays: dict, path) -> list[tuple[A
 
 def _describe(layer: Layer) -> dict:
     config = layer.config() if isinstance(layer, Layer) else {}
-    return {"kind": layer.kind, "config": config}
+    return {"kind": layer.type_name, "config": config}
 
 
 def load_parameters(model, path) -> None:
@@ -232,15 +256,13 @@ def assign_parameters(model, parameters) -> None:
         np.copyto(param.value, array, casting="same_kind")
 
 
-def load_model(path):
-    """A finalized :class:`graphnn.Model` rebuilt from a file written by ``model.save``."""
-    from graphnn.model import Model
-
+def load_model(path, model_class):
+    """A finalized ``model_class`` (:class:`graphnn.Model`) rebuilt from a file written by ``model.save``."""
     header, arrays = read(path)
     if header.get("content") != "model":
         raise GraphError(f"{path}: holds only parameters (saved with save_parameters); build the model "
                          f"and call model.load_parameters(path), or save it with model.save(path)")
-    model = Model()
+    model = model_class()
     state = np.random.get_state()  # building Dense layers draws weights: leave numpy's RNG as it was
     try:
         for i, entry in enumerate(header["layers"]):

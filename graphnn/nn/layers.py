@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphnn import ops
-from graphnn.core import GraphError, Node, Parameter, _used_names, as_node, format_shape, scope, unique_name
+from graphnn.core import nn_ops, ops
+from graphnn.core.building import context, scope, unique_name
+from graphnn.core.errors import GraphError, check_count, check_number
+from graphnn.core.node import Node, Parameter, as_node, format_shape
 
 
 class Layer:
     """Base class: names itself on first use (``dense1``, ``relu1`` ...)."""
 
-    kind = "layer"
+    type_name = "layer"
 
     def __init__(self, name: str | None = None):
         self.name = name
@@ -34,7 +36,7 @@ class Layer:
     def name_once(self) -> str:
         """Pick this layer's name (and its parameters') if not done yet; return it."""
         if not self.named:
-            self.name = _layer_name(self.kind, self.name)
+            self.name = unique_name(self.name) if self.name is not None else context().layer_name(self.type_name)
             self.named = True
             for attr, param in self.parameters().items():
                 param.name = unique_name(f"{self.name}/{attr}")
@@ -59,18 +61,6 @@ class Layer:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def _layer_name(kind: str, name: str | None) -> str:
-    if name is not None:
-        return unique_name(name)
-    key = f"layer:{kind}"
-    while True:
-        count = _used_names.get(key, 0) + 1
-        _used_names[key] = count
-        candidate = f"{kind}{count}"
-        if candidate not in _used_names:
-            return unique_name(candidate)
-
-
 class Dense(Layer):
     """Fully connected layer: ``inputs (N, n_inputs) · weights + biases -> (N, n_neurons)``.
 
@@ -89,22 +79,21 @@ class Dense(Layer):
     >>> Dense(2, 64, weight_regularizer_l2=5e-4, bias_regularizer_l2=5e-4)
     """
 
-    kind = "dense"
+    type_name = "dense"
 
     def __init__(self, n_inputs: int, n_neurons: int, name: str | None = None, *,
                  weight_regularizer_l1: float = 0., weight_regularizer_l2: float = 0.,
                  bias_regularizer_l1: float = 0., bias_regularizer_l2: float = 0.,
                  weight_scale: float = 0.01):
         super().__init__(name)
-        self.n_inputs, self.n_neurons = int(n_inputs), int(n_neurons)
-        if self.n_inputs < 1 or self.n_neurons < 1:
-            raise GraphError(f"Dense({n_inputs}, {n_neurons}): sizes must be at least 1")
-        where = f"Dense({n_inputs}, {n_neurons})"
-        self.weight_regularizer_l1 = _non_negative(weight_regularizer_l1, f"{where}: weight_regularizer_l1")
-        self.weight_regularizer_l2 = _non_negative(weight_regularizer_l2, f"{where}: weight_regularizer_l2")
-        self.bias_regularizer_l1 = _non_negative(bias_regularizer_l1, f"{where}: bias_regularizer_l1")
-        self.bias_regularizer_l2 = _non_negative(bias_regularizer_l2, f"{where}: bias_regularizer_l2")
-        self.weight_scale = float(weight_scale)
+        where = f"Dense({n_inputs!r}, {n_neurons!r})"
+        self.n_inputs = check_count(n_inputs, f"{where}: n_inputs", 1)
+        self.n_neurons = check_count(n_neurons, f"{where}: n_neurons", 1)
+        self.weight_regularizer_l1 = check_number(weight_regularizer_l1, f"{where}: weight_regularizer_l1", 0)
+        self.weight_regularizer_l2 = check_number(weight_regularizer_l2, f"{where}: weight_regularizer_l2", 0)
+        self.bias_regularizer_l1 = check_number(bias_regularizer_l1, f"{where}: bias_regularizer_l1", 0)
+        self.bias_regularizer_l2 = check_number(bias_regularizer_l2, f"{where}: bias_regularizer_l2", 0)
+        self.weight_scale = check_number(weight_scale, f"{where}: weight_scale", 0, low_open=True)
         self.weights = Parameter(self.weight_scale * np.random.randn(self.n_inputs, self.n_neurons))
         self.biases = Parameter(np.zeros((1, self.n_neurons)))
         self._penalty: Node | None = None
@@ -135,14 +124,11 @@ class Dense(Layer):
                         (self.weights, self.weight_regularizer_l1, self.weight_regularizer_l2),
                         (self.biases, self.bias_regularizer_l1, self.bias_regularizer_l2)):
                     if l1 > 0:
-                        terms.append(ops.mul(l1, ops.sum(ops.abs(param, at_zero=1.0))))
+                        terms.append(ops.mul(l1, ops.sum_(nn_ops.abs_(param, at_zero=1.0))))
                     if l2 > 0:
-                        terms.append(ops.mul(l2, ops.sum(ops.square(param))))
+                        terms.append(ops.mul(l2, ops.sum_(ops.square(param))))
                 if terms:
-                    total = terms[0]
-                    for term in terms[1:]:
-                        total = ops.add(total, term)
-                    self._penalty = total
+                    self._penalty = ops.add_all(terms)
         return self._penalty
 
     def config(self) -> dict:
@@ -153,20 +139,10 @@ class Dense(Layer):
                 "bias_regularizer_l2": self.bias_regularizer_l2}
 
 
-def _non_negative(value, what: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = float("nan")
-    if not (np.isfinite(number) and number >= 0):
-        raise GraphError(f"{what} must be a number >= 0, got {value!r}")
-    return number
-
-
 class ReLU(Layer):
     """``maximum(0, x)``: negative values become 0."""
 
-    kind = "relu"
+    type_name = "relu"
 
     def forward(self, x: Node) -> Node:
         return ops.maximum(0.0, x)
@@ -178,7 +154,7 @@ class Sigmoid(Layer):
     Its predictions are ``outputs > 0.5`` as 0/1.
     """
 
-    kind = "sigmoid"
+    type_name = "sigmoid"
 
     def forward(self, x: Node) -> Node:
         return ops.div(1.0, ops.add(1.0, ops.exp(ops.neg(x))))
@@ -190,7 +166,7 @@ class Sigmoid(Layer):
 class Linear(Layer):
     """The identity, the output activation for regression: builds no node."""
 
-    kind = "linear"
+    type_name = "linear"
 
     def forward(self, x: Node) -> Node:
         return x
@@ -210,14 +186,11 @@ class Dropout(Layer):
     >>> h_eval = dropout(relu_eval, training=False)  # inference: h_eval is relu_eval
     """
 
-    kind = "dropout"
+    type_name = "dropout"
 
     def __init__(self, rate: float, name: str | None = None):
         super().__init__(name)
-        if not (isinstance(rate, (int, float)) and 0 <= rate < 1):
-            raise GraphError(f"Dropout: rate is the fraction of values dropped and must be in "
-                             f"[0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = check_number(rate, "Dropout: rate (the fraction of values dropped)", 0, 1)
 
     def __call__(self, x, training: bool = True) -> Node:
         if not training:
@@ -226,7 +199,7 @@ class Dropout(Layer):
         return super().__call__(x)
 
     def forward(self, x: Node) -> Node:
-        return ops.mul(x, ops.dropout_mask(x, self.rate))
+        return ops.mul(x, nn_ops.dropout_mask(x, self.rate))
 
     def config(self) -> dict:
         return {"rate": self.rate}
@@ -239,10 +212,10 @@ class Softmax(Layer):
     change the result, so it carries no gradient.
     """
 
-    kind = "softmax"
+    type_name = "softmax"
 
     def forward(self, x: Node) -> Node:
-        shift = ops.stop_gradient(ops.max(x, axis=1, keepdims=True))
+        shift = ops.stop_gradient(ops.max_(x, axis=1, keepdims=True))
         return ops.normalize(ops.exp(ops.sub(x, shift)), axis=1)
 
     def predictions(self, outputs: np.ndarray) -> np.ndarray:

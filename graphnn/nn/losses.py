@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from graphnn import ops
-from graphnn.core import GraphError, Node, format_shape
-from graphnn.layers import Layer
+from graphnn.core import nn_ops, ops
+from graphnn.core.errors import GraphError
+from graphnn.core.node import Node, format_shape
+from graphnn.nn.layers import Layer
 
 
 class Loss(Layer):
@@ -47,15 +48,15 @@ class CategoricalCrossEntropy(Loss):
     ``(N,)`` or one-hot ``(N, C)``. Probabilities are clipped to
     ``[1e-7, 1 - 1e-7]`` first, as the book does, so ``log`` never sees 0.
     Over a :class:`graphnn.Softmax`, :func:`graphnn.grad` uses the joint
-    gradient ``(probs - one_hot) / N`` (see :mod:`graphnn.rewrite`).
+    gradient ``(probs - one_hot) / N`` (see :mod:`graphnn.autodiff.rewrite`).
     """
 
-    kind = "cce"
+    type_name = "cce"
 
     def sample_losses(self, probs: Node, labels: Node) -> Node:
         clipped = ops.clip(probs, 1e-7, 1 - 1e-7)
         if labels.shape is not None and len(labels.shape) == 2:
-            confidences = ops.sum(ops.mul(clipped, labels), axis=1)
+            confidences = ops.sum_(ops.mul(clipped, labels), axis=1)
         else:
             confidences = ops.pick(clipped, labels)
         return ops.neg(ops.log(confidences))
@@ -68,7 +69,7 @@ class BinaryCrossEntropy(Loss):
     clipped to ``[1e-7, 1 - 1e-7]`` as in the book.
     """
 
-    kind = "bce"
+    type_name = "bce"
 
     def sample_losses(self, outputs: Node, targets: Node) -> Node:
         self.check_targets(outputs, targets)
@@ -81,7 +82,7 @@ class BinaryCrossEntropy(Loss):
 class MeanSquaredError(Loss):
     """``mean((y - p) ** 2)`` over outputs, then over samples. ``outputs, targets: (N, K)``."""
 
-    kind = "mse"
+    type_name = "mse"
 
     def sample_losses(self, outputs: Node, targets: Node) -> Node:
         self.check_targets(outputs, targets)
@@ -94,11 +95,11 @@ class MeanAbsoluteError(Loss):
     The derivative of ``|d|`` at ``d = 0`` is 0, as the book's ``np.sign``.
     """
 
-    kind = "mae"
+    type_name = "mae"
 
     def sample_losses(self, outputs: Node, targets: Node) -> Node:
         self.check_targets(outputs, targets)
-        return ops.mean(ops.abs(ops.sub(targets, outputs)), axis=-1)
+        return ops.mean(nn_ops.abs_(ops.sub(targets, outputs)), axis=-1)
 
 
 def regularization_loss(layers: Iterable[Layer]) -> Node | None:
@@ -109,9 +110,6 @@ def regularization_loss(layers: Iterable[Layer]) -> Node | None:
     >>> reg = gn.regularization_loss([dense1, dense2])
     >>> loss = data_loss + reg
     """
-    total = None
-    for layer in layers:
-        penalty = layer.penalty() if hasattr(layer, "penalty") else None
-        if penalty is not None:
-            total = penalty if total is None else ops.add(total, penalty)
-    return total
+    penalties = [layer.penalty() for layer in layers if hasattr(layer, "penalty")]
+    penalties = [p for p in penalties if p is not None]
+    return ops.add_all(penalties) if penalties else None

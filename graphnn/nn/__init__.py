@@ -1,0 +1,1 @@
+"""The book's toolbox on graphs: layers, losses, metrics, optimizers, the Model and its files."""
