@@ -266,4 +266,5 @@ def as_feed(node: Node, value) -> np.ndarray:
         if array.ndim != len(node.shape) or any(d is not None and d != a for d, a in zip(node.shape, array.shape)):
             raise GraphError(f"feed for {node.name}: expected shape {format_shape(node.shape)}, "
                              f"got {format_shape(array.shape)}")
-    return array
+    # C-ordered (a copy only if it is not): results never depend on the caller's layout
+    return array if array.flags.c_contiguous else array.copy(order="C")

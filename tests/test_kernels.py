@@ -168,4 +168,7 @@ def test_ops_without_a_kernel_run_their_own_forward():
     node = ops.equal(gn.Input("a", dtype="float32"), gn.Input("b", dtype="float32"))
     kernel = node.prim.kernel_for(node, [Aval((3,), np.dtype("float32"))] * 2,
                                 Aval((3,), np.dtype("float32")))
-    assert not kernel.out and kernel.views == (0, 1)  # may return an input: assumed to share memory
+    assert not kernel.out and kernel.views == ()  # a new array: equal declares it does not alias
+    user = gn.define_primitive("first_of_two", lambda a, b: a, gn.same_shape, (gn.ZERO, gn.ZERO))(*node.inputs)
+    kernel = user.prim.kernel_for(user, [Aval((3,), np.dtype("float32"))] * 2, Aval((3,), np.dtype("float32")))
+    assert not kernel.out and kernel.views == (0, 1)  # a user's forward may return an input

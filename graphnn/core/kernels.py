@@ -49,10 +49,10 @@ class Kernel:
     consts: dict[int, Any] = field(default_factory=dict)
 
 
-def plain_kernel(forward: Callable, n_inputs: int) -> Kernel:
-    """Call the forward as it is; its result may be a view of any input."""
+def plain_kernel(forward: Callable, n_inputs: int, aliases: bool = True) -> Kernel:
+    """Call the forward as it is; if it ``aliases``, its result may be a view of any input."""
     positions = tuple(range(n_inputs))
-    return Kernel(forward, positions, views=positions)
+    return Kernel(forward, positions, views=positions if aliases else ())
 
 
 def known(*avals) -> bool:

@@ -108,24 +108,24 @@ def _softmax_cce_grad_dp(g, n):
 
 _CCE_ATTRS = ("lo", "hi", "mask_clipped")
 _abs_node = define_primitive(
-    "abs", _abs, s.same_shape, (_abs_dx,), attrs=("at_zero",), check_shapes=False,
+    "abs", _abs, s.same_shape, (_abs_dx,), attrs=("at_zero",), check_shapes=False, aliases=False,
     doc="|x|; derivative sign(x), taken as at_zero at 0 (the book's L1 penalty uses +1, np.sign 0)")
 _sign_node = define_primitive(
-    "sign", _sign, s.same_shape, (ZERO,), attrs=("at_zero",), check_shapes=False,
+    "sign", _sign, s.same_shape, (ZERO,), attrs=("at_zero",), check_shapes=False, aliases=False,
     doc="-1, 0 or +1 by the sign of x, with at_zero where x == 0")
 _dropout_mask_node = define_primitive(
-    "dropout_mask", _dropout_mask, _dropout_mask_rule, (ZERO,), attrs=("rate",), pure=False, check_shapes=False,
+    "dropout_mask", _dropout_mask, _dropout_mask_rule, (ZERO,), attrs=("rate",), pure=False, check_shapes=False, aliases=False,
     doc="random (a new draw on every run): binomial(1, 1 - rate, x.shape) / (1 - rate), in x's dtype")
 _softmax_cce_grad_node = define_primitive(
     "softmax_cce_grad", _softmax_cce_grad, _softmax_cce_grad_rule, (_softmax_cce_grad_dp, None),
-    attrs=_CCE_ATTRS, broadcasts=False, check_shapes=False,
+    attrs=_CCE_ATTRS, broadcasts=False, check_shapes=False, aliases=False,
     doc="the book's joint gradient of mean(-log(clip(probs, lo, hi)[labels])) with respect to the logits "
         "of probs = softmax(logits): (probs - one_hot) / N; labels (N,) or one-hot (N, C). mask_clipped=True "
         "zeroes rows whose picked probability is on or beyond [lo, hi], as the clip's own gradient does; "
         "the book does not")
 _softmax_cce_scale_node = define_primitive(
     "softmax_cce_scale", _softmax_cce_scale, _softmax_cce_scale_rule, (ZERO, None), attrs=_CCE_ATTRS,
-    broadcasts=False, check_shapes=False, doc="(N, 1): d softmax_cce_grad / d probs, 1 / N per row (0 on masked rows)")
+    broadcasts=False, check_shapes=False, aliases=False, doc="(N, 1): d softmax_cce_grad / d probs, 1 / N per row (0 on masked rows)")
 
 
 def abs_(x, at_zero=0.0, name=None) -> Node:

@@ -176,14 +176,14 @@ def _broadcast_like_dg(g, n):
 # check_shapes=False: these rules are tested against their forwards on many
 # shapes (tests/test_kernels.py), so runs do not re-check them.
 
-def _builtin(name, forward, rule, grads, doc, **props):
-    return define_primitive(name, forward, rule, grads, doc=doc, check_shapes=False, **props)
+def _builtin(name, forward, rule, grads, doc, aliases=False, **props):
+    return define_primitive(name, forward, rule, grads, doc=doc, check_shapes=False, aliases=aliases, **props)
 
 
 matmul = _builtin("matmul", _matmul, s.matmul, (_matmul_da, _matmul_db),
                   "a (N, K) · b (K, M) -> (N, M), with np.dot", foldable=False, broadcasts=False, kernel=k.matmul_kernel)
 transpose = _builtin("transpose", _transpose, s.transpose, (_transpose_dx,), "x (N, M) -> (M, N)",
-                     kernel=k.transpose_kernel)
+                     aliases=True, kernel=k.transpose_kernel)
 add = _builtin("add", np.add, s.elementwise, (_pass, _pass), "a + b, broadcasting", commutative=True)
 add_bias = _builtin("add_bias", np.add, s.add_bias, (_pass, _pass), "x (N, M) + b (1, M)")
 sub = _builtin("sub", np.subtract, s.elementwise, (_pass, _negate), "a - b, broadcasting")
@@ -210,7 +210,7 @@ pick = _builtin("pick", _pick, s.pick, (_pick_dx, None),
                 "x (N, C), labels (N,) -> x[i, labels[i]]; one-hot labels (N, C) -> sum(x * labels, axis=1)",
                 broadcasts=False, kernel=k.pick_kernel)
 stop_gradient = _builtin("stop_gradient", _identity, s.same_shape, (ZERO,),
-                         "x, seen by autodiff as a constant", identity=True)
+                         "x, seen by autodiff as a constant", identity=True, aliases=True)
 
 # Used by gradient rules.
 unpick = _builtin("unpick", _unpick, s.like_last, (_unpick_dg, None, ZERO),
@@ -218,7 +218,8 @@ unpick = _builtin("unpick", _unpick, s.like_last, (_unpick_dg, None, ZERO),
                   broadcasts=False, kernel=k.unpick_kernel)
 _broadcast_like = _builtin("broadcast_like", _broadcast_like, s.like_last, (_broadcast_like_dg, ZERO),
                            "g broadcast to x's shape (undoes a reduction over axis)", attrs=("axis", "keepdims"),
-                           shape_only=(1,), broadcasts=False, kernel=k.broadcast_like_kernel)
+                           shape_only=(1,), broadcasts=False, aliases=True,
+                           kernel=k.broadcast_like_kernel)
 _count = _builtin("count", _count, s.count, (ZERO,), "number of elements reduced over axis", attrs=("axis",),
                   shape_only=(0,))
 _gate = _builtin("gate", _gate, s.gate, (_gate_dg, ZERO, ZERO), "g where a > b (a >= b if not strict), else 0",
@@ -229,11 +230,11 @@ ones_like = _builtin("ones_like", np.ones_like, s.same_shape, (ZERO,), "ones of 
 zeros_like = _builtin("zeros_like", np.zeros_like, s.same_shape, (ZERO,), "zeros of x's shape", shape_only=(0,),
                       kernel=k.filled_kernel(np.zeros))
 sum_like = _builtin("sum_like", _sum_like, s.like_last, (_sum_like_dg, ZERO),
-                    "g summed over the axes along which x was broadcast", shape_only=(1,), broadcasts=False,
+                    "g summed over the axes along which x was broadcast", shape_only=(1,), broadcasts=False, aliases=True,
                     kernel=k.sum_like_kernel)
 match_shape = _builtin("match_shape", _match_shape, s.like_last, (_pass, ZERO),
                        "u, checked at run time to have y's shape (an upstream gradient)", shape_only=(1,),
-                       broadcasts=False)
+                       broadcasts=False, aliases=True)
 
 MATMUL, TRANSPOSE, ADD, SUB, MUL, NEG, EXP, LOG = (
     f.primitive for f in (matmul, transpose, add, sub, mul, neg, exp, log))

@@ -58,7 +58,9 @@ class Primitive:
     ``commutative``: argument order does not matter (diagrams leave out argument
     positions). ``broadcasts``: inputs may be broadcast to the output, so their
     gradients may need summing back (false where each rule already gives the
-    input's shape). ``shape_only``: positions of inputs whose shape and dtype are
+    input's shape). ``aliases``: the forward's result may share memory with
+    an input (a view); the executor then copies it before handing it to the
+    caller. ``shape_only``: positions of inputs whose shape and dtype are
     read, never their values. ``kernel``: ``build(node, in_avals, out_aval) ->
     Kernel | None`` for the executor. ``check_shapes``: each run compares the
     forward's output with the shape rule, and the forward runs as it is (off
@@ -79,6 +81,7 @@ class Primitive:
     identity: bool = False
     commutative: bool = False
     broadcasts: bool = True
+    aliases: bool = True
     shape_only: tuple = ()
     kernel: Callable | None = None
     check_shapes: bool = True
@@ -105,7 +108,13 @@ class Primitive:
                 kernel = self.kernel(node, ins, out)
             elif isinstance(self.forward, np.ufunc) and not node.attrs and self.forward.nin == len(ins):
                 kernel = ufunc_kernel(self.forward, ins, out)
-        return plain_kernel(self.bind(node), len(ins)) if kernel is None else kernel
+        return self.plain_kernel(node) if kernel is None else kernel
+
+    def plain_kernel(self, node: Node) -> Kernel:
+        """The forward as it is (``stop_gradient``: its input, unchanged)."""
+        if self.identity:
+            return Kernel(None, (0,), views=(0,), expr="{0}")
+        return plain_kernel(self.bind(node), len(node.inputs), self.aliases)
 
     def check(self, node: Node, ins: list[Aval]) -> tuple:
         """The shape rule on ``ins``; a mistake is a GraphError naming the node and its inputs."""
@@ -144,7 +153,7 @@ def apply(prim: Primitive, inputs: tuple, attrs: dict | None = None, name: str |
 def define_primitive(name: str, forward: Callable, shape_rule: Callable, grads: tuple = (), *,
                      doc: str = "", attrs: tuple = (), pure: bool = True, foldable: bool = True,
                      identity: bool = False, commutative: bool = False, broadcasts: bool = True,
-                     shape_only: tuple = (),
+                     aliases: bool = True, shape_only: tuple = (),
                      kernel: Callable | None = None, check_shapes: bool = True,
                      onnx: Callable | None = None) -> Callable[..., Node]:
     """Add a primitive, everywhere at once; returns the function that builds its nodes.
@@ -175,7 +184,7 @@ def define_primitive(name: str, forward: Callable, shape_rule: Callable, grads: 
             raise GraphError(f"define_primitive {name}: each gradient rule must be callable, ZERO or None")
     prim = register(Primitive(name, forward, shape_rule, grads, doc, tuple(attrs), pure=pure,
                               foldable=foldable, identity=identity, commutative=commutative,
-                              broadcasts=broadcasts, shape_only=tuple(shape_only), kernel=kernel, check_shapes=check_shapes,
+                              broadcasts=broadcasts, aliases=aliases, shape_only=tuple(shape_only), kernel=kernel, check_shapes=check_shapes,
                               onnx=onnx))
     return builder(prim)
 

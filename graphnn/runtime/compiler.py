@@ -35,7 +35,7 @@ import numpy as np
 
 from graphnn.core.building import gc_paused
 from graphnn.core.errors import GraphError
-from graphnn.core.kernels import Kernel, plain_kernel
+from graphnn.core.kernels import Kernel
 from graphnn.core.node import Node, format_shape
 
 # Values smaller than this are not worth a buffer: numpy allocates them from a
@@ -80,12 +80,14 @@ def _compile_program(nodes, inputs, kept, avals, optimize, pool, hooked) -> Prog
     # the nodes each kernel reads, by kernel.args; None where a ready constant stands in
     args = {n: [None if p in k.consts else rep[n.inputs[p]] for p in k.args]
             for n, k in kernels.items()}
+    owned, c_order = _sharing(order, kernels, args)
     buffer_of: dict[Node, int] = {}
     shapes: list[tuple] = []
     if pool:
-        buffer_of, shapes = _plan_memory(order, kernels, args, avals, {rep[k] for k in kept})
+        buffer_of, shapes = _plan_memory(order, kernels, args, avals, {rep[k] for k in kept}, c_order)
     buffers = [np.empty(shape, dtype=dtype) for shape, dtype in shapes]
-    return _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked, avals)
+    copied = {n for n in order if owned[n] and n not in folded}  # handed back as copies of their own
+    return _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked, avals, copied)
 
 
 # ------------------------------------------------------------ simplify
@@ -176,18 +178,46 @@ def _live(nodes, kept_reps, rep, folded, avals, optimize):
 
 
 def _kernel(n: Node, avals: dict, optimize: bool) -> Kernel:
-    if optimize or n.prim.identity:
+    if optimize:
         return n.prim.kernel_for(n, [avals[i] for i in n.inputs], avals[n])
-    return plain_kernel(n.prim.bind(n), len(n.inputs))
+    return n.prim.plain_kernel(n)
 
 
 # ------------------------------------------------------------ memory
 
-def _plan_memory(order, kernels, args, avals, kept):
+def _sharing(order, kernels, args) -> tuple[dict, dict]:
+    """What each value may share memory with, and whether it is surely C-ordered.
+
+    ``owned[n]``: the inputs, parameters, constants and folded values whose
+    memory ``n``'s value may be (a transpose of a parameter is a view of it);
+    such a value is copied before the caller gets it, so writing into it, or a
+    later optimizer step, changes nothing else. ``c_order[n]``: the value is a
+    C-ordered array; only such values' users write into C-ordered buffers,
+    because numpy lays out (and so sums) a result as its inputs are laid out,
+    and a buffer must not change the bits.
+    """
+    owned: dict[Node, frozenset] = {}
+    c_order: dict[Node, bool] = {}
+    for n in order:
+        kernel = kernels.get(n)
+        if kernel is None:  # a leaf or a folded value: C-ordered (feeds are made contiguous)
+            owned[n], c_order[n] = frozenset([n]), True
+            continue
+        reads = [a for a in args[n] if a is not None]
+        viewed = [args[n][kernel.args.index(p)] for p in kernel.views]
+        owned[n] = frozenset().union(*(owned[a] for a in viewed))
+        passes_through = kernel.expr == "{0}"
+        c_order[n] = all(c_order[a] for a in reads) and (not viewed or passes_through)
+    return owned, c_order
+
+
+def _plan_memory(order, kernels, args, avals, kept, c_order):
     """Give buffers to values the caller never sees; reuse them once dead.
 
     A value may share memory with others (a transpose is a view); a buffer is
     free again only after the last read of every value that may share it.
+    A node writes into a buffer only when its inputs are C-ordered like the
+    buffer (see :func:`_sharing`).
     """
     storage: dict[Node, frozenset] = {}
     candidates = set()
@@ -200,8 +230,8 @@ def _plan_memory(order, kernels, args, avals, kept):
         for p in kernel.views:
             shared |= storage.get(args[n][kernel.args.index(p)], frozenset())
         aval = avals[n]
-        if kernel.out and aval.shape and None not in aval.shape \
-                and aval.dtype is not None and math.prod(aval.shape) >= POOL_MIN_SIZE:
+        if kernel.out and aval.shape and None not in aval.shape and aval.dtype is not None \
+                and math.prod(aval.shape) >= POOL_MIN_SIZE and all(c_order[a] for a in args[n] if a is not None):
             candidates.add(n)
             shared.add(n)
         storage[n] = frozenset(shared)
@@ -248,11 +278,12 @@ def _plan_memory(order, kernels, args, avals, kept):
 
 # ------------------------------------------------------------ code
 
-def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked, avals) -> Program:
+def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked, avals,
+              copied) -> Program:
     slot = {n: i for i, n in enumerate(order)}
     var = {n: f"v{slot[n]}" for n in order}
     namespace: dict[str, Any] = {f"b{k}": b for k, b in enumerate(buffers)}
-    namespace["_check"] = check_value
+    namespace["_check"], namespace["_copy"] = check_value, _copy
     kept_set = {rep[k] for k in kept}
     last_use: dict[Node, Node] = {}
     for n in order:
@@ -286,6 +317,8 @@ def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffer
             if n.prim.check_shapes:
                 namespace[f"e{s}"] = (n, avals[n])
                 body[-1].append(f"    _check(e{s}, {v})")
+        if n in kept_set and n in copied:
+            body[-1].append(f"    {v} = _copy({v})")
         if hooked:
             namespace[f"n{s}"] = n
             body[-1].append(f"    _hook(n{s}, {v})")
@@ -298,6 +331,11 @@ def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffer
     else:
         source = _chunked(order, body, params, returned, var, args, position, namespace, lines)
     return Program(namespace["_plan"], lines, var, rep, buffers, source)
+
+
+def _copy(value):
+    """A value of the caller's own (Python numbers and numpy scalars are immutable already)."""
+    return value.copy() if isinstance(value, np.ndarray) else value
 
 
 def check_value(expected: tuple, value) -> None:
