@@ -69,18 +69,25 @@ def diagram_inputs(backward: bool, model: Path | None = None):
 
 
 def _saved_model(path: Path):
-    """A model written by ``Model.save``: its training graph, fed the spiral data."""
+    """A model written by ``Model.save``: its training graph, fed the spiral data.
+
+    Any damage to the file is a GraphError naming it.
+    """
     import graphnn as gn
 
-    if not path.exists():
-        raise SystemExit(f"graphnn render: no such model file: {path}")
-    model = gn.Model.load(path)
+    try:
+        model = gn.Model.load(path)
+    except gn.GraphError:
+        raise
+    except Exception as error:  # a tampered file can fail deep inside a layer's constructor
+        raise gn.GraphError(f"{path}: not a loadable graphnn model ({type(error).__name__}: {error})") from None
     X, y = spiral_feeds()
     feeds = {model.input: X.astype(model.input.dtype or X.dtype), model.target: y}
     return model.graph, feeds, dict(zip(model.params, model.grads))
 
 
 def render_command(args: argparse.Namespace) -> int:
+    """Draw; any error is one line on stderr and exit status 1."""
     from graphnn.core.errors import GraphError
 
     options = {"depth": args.depth, "legend": args.legend, "order": args.order,
@@ -89,10 +96,13 @@ def render_command(args: argparse.Namespace) -> int:
         graph, feeds, grads = diagram_inputs(args.backward, args.model)
         if args.values:
             options.update(values=graph.run(feeds), grads=grads)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise GraphError(f"cannot create the folder {args.out.parent}: {error.strerror}") from None
         path = graph.render(args.out, **options)
     except GraphError as error:
-        print(f"graphnn render: {error}", file=sys.stderr)
+        print(f"graphnn render: {' '.join(str(error).split())}", file=sys.stderr)
         return 1
     print(f"wrote {path}")
     return 0

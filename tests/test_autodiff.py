@@ -6,9 +6,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import graphnn as gn
-from graphnn.core import nn_ops
+from graphnn.core import nn_ops, ops
 from graphnn.core.primitive import PRIMITIVES
-from graphnn.core import ops
 
 TOL = 1e-6
 

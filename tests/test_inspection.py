@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import graphnn as gn
+from graphnn.cli import seed_network
 from graphnn.seeing import health as ins
 from graphnn.seeing import stats as st
-from graphnn.cli import seed_network
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import graphnn as gn
+from graphnn.core import ops
 from graphnn.core.primitive import Aval, aval_of
-from graphnn.core import kernels, ops
 
 rng = np.random.default_rng(0)
 

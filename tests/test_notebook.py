@@ -49,10 +49,10 @@ def test_inspect_training_draws_each_snapshot(book_numpy, tmp_path, capsys):
     assert "epoch 0: loss 1.099" in printed
     assert "warning: relu1/maximum: dead ReLU: 12 of 64 neurons" in printed
     late = json.loads(written[1].read_text())
-    nodes = {n["id"]: n for n in late["nodes"]}
+    nodes = {n["name"]: n for n in late["nodes"]}
     assert "warning" in nodes["relu1/maximum"]["marks"]
     assert nodes["dense1/weights"]["grad_norm"] > 0
-    assert not any(n["id"].startswith("grad/") for n in late["nodes"])  # forward nodes only
+    assert not any(n["name"].startswith("grad/") for n in late["nodes"])  # forward nodes only
     assert [f["check"] for f in late["findings"]] == ["dead_relu"]
 
 

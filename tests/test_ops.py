@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphnn as gn
-from graphnn.core.primitive import PRIMITIVES
 from graphnn.core import ops
+from graphnn.core.primitive import PRIMITIVES
 
 RNG = np.random.default_rng(0)
 

@@ -114,7 +114,8 @@ _sign_node = define_primitive(
     "sign", _sign, s.same_shape, (ZERO,), attrs=("at_zero",), check_shapes=False, aliases=False,
     doc="-1, 0 or +1 by the sign of x, with at_zero where x == 0")
 _dropout_mask_node = define_primitive(
-    "dropout_mask", _dropout_mask, _dropout_mask_rule, (ZERO,), attrs=("rate",), pure=False, check_shapes=False, aliases=False,
+    "dropout_mask", _dropout_mask, _dropout_mask_rule, (ZERO,), attrs=("rate",), pure=False,
+    check_shapes=False, aliases=False,
     doc="random (a new draw on every run): binomial(1, 1 - rate, x.shape) / (1 - rate), in x's dtype")
 _softmax_cce_grad_node = define_primitive(
     "softmax_cce_grad", _softmax_cce_grad, _softmax_cce_grad_rule, (_softmax_cce_grad_dp, None),
@@ -125,7 +126,8 @@ _softmax_cce_grad_node = define_primitive(
         "the book does not")
 _softmax_cce_scale_node = define_primitive(
     "softmax_cce_scale", _softmax_cce_scale, _softmax_cce_scale_rule, (ZERO, None), attrs=_CCE_ATTRS,
-    broadcasts=False, check_shapes=False, aliases=False, doc="(N, 1): d softmax_cce_grad / d probs, 1 / N per row (0 on masked rows)")
+    broadcasts=False, check_shapes=False, aliases=False,
+    doc="(N, 1): d softmax_cce_grad / d probs, 1 / N per row (0 on masked rows)")
 
 
 def abs_(x, at_zero=0.0, name=None) -> Node:

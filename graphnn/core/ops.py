@@ -181,7 +181,8 @@ def _builtin(name, forward, rule, grads, doc, aliases=False, **props):
 
 
 matmul = _builtin("matmul", _matmul, s.matmul, (_matmul_da, _matmul_db),
-                  "a (N, K) · b (K, M) -> (N, M), with np.dot", foldable=False, broadcasts=False, kernel=k.matmul_kernel)
+                  "a (N, K) · b (K, M) -> (N, M), with np.dot", foldable=False, broadcasts=False,
+                  kernel=k.matmul_kernel)
 transpose = _builtin("transpose", _transpose, s.transpose, (_transpose_dx,), "x (N, M) -> (M, N)",
                      aliases=True, kernel=k.transpose_kernel)
 add = _builtin("add", np.add, s.elementwise, (_pass, _pass), "a + b, broadcasting", commutative=True)
@@ -230,8 +231,8 @@ ones_like = _builtin("ones_like", np.ones_like, s.same_shape, (ZERO,), "ones of 
 zeros_like = _builtin("zeros_like", np.zeros_like, s.same_shape, (ZERO,), "zeros of x's shape", shape_only=(0,),
                       kernel=k.filled_kernel(np.zeros))
 sum_like = _builtin("sum_like", _sum_like, s.like_last, (_sum_like_dg, ZERO),
-                    "g summed over the axes along which x was broadcast", shape_only=(1,), broadcasts=False, aliases=True,
-                    kernel=k.sum_like_kernel)
+                    "g summed over the axes along which x was broadcast", shape_only=(1,), broadcasts=False,
+                    aliases=True, kernel=k.sum_like_kernel)
 match_shape = _builtin("match_shape", _match_shape, s.like_last, (_pass, ZERO),
                        "u, checked at run time to have y's shape (an upstream gradient)", shape_only=(1,),
                        broadcasts=False, aliases=True)

@@ -182,10 +182,10 @@ def define_primitive(name: str, forward: Callable, shape_rule: Callable, grads: 
     for rule in grads:
         if not (rule is None or rule is ZERO or callable(rule)):
             raise GraphError(f"define_primitive {name}: each gradient rule must be callable, ZERO or None")
-    prim = register(Primitive(name, forward, shape_rule, grads, doc, tuple(attrs), pure=pure,
-                              foldable=foldable, identity=identity, commutative=commutative,
-                              broadcasts=broadcasts, aliases=aliases, shape_only=tuple(shape_only), kernel=kernel, check_shapes=check_shapes,
-                              onnx=onnx))
+    prim = register(Primitive(
+        name, forward, shape_rule, grads, doc, tuple(attrs), pure=pure, foldable=foldable, identity=identity,
+        commutative=commutative, broadcasts=broadcasts, aliases=aliases, shape_only=tuple(shape_only),
+        kernel=kernel, check_shapes=check_shapes, onnx=onnx))
     return builder(prim)
 
 

@@ -17,7 +17,6 @@ layers without dropout); training runs the compiled training graph with
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable
 from typing import Any

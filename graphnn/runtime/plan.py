@@ -86,9 +86,10 @@ class Plan:
 
     def explain(self) -> str:
         """What this plan runs: its settings, buffers, and the compiled code."""
+        buffers = f"{len(self.program.buffers)} buffers of {self.program.buffer_bytes} bytes" if self.pooled \
+            else "no buffers"
         head = (f"plan: {len(self.nodes)} nodes, {len(self.kept)} kept, "
-                f"{'optimized' if self.optimized else 'not optimized'}, "
-                f"{f'{len(self.program.buffers)} buffers of {self.program.buffer_bytes} bytes' if self.pooled else 'no buffers'}")
+                f"{'optimized' if self.optimized else 'not optimized'}, {buffers}")
         return head + "\n" + self.program.source
 
     @property
