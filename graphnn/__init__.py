@@ -44,6 +44,7 @@ from graphnn.core.primitive import ZERO, Primitive, ShapeError, define_primitive
 from graphnn.core.shapes import elementwise as elementwise_shape
 from graphnn.core.shapes import same_shape
 from graphnn.graph import Graph
+from graphnn.nn import datasets
 from graphnn.nn.layers import Dense, Dropout, Layer, Linear, ReLU, Sigmoid, Softmax
 from graphnn.nn.losses import (
     BinaryCrossEntropy,
@@ -70,7 +71,7 @@ __all__ = [
     "Layer", "Linear", "Loss", "MeanAbsoluteError", "MeanSquaredError", "Model", "Node", "NumericsError",
     "Optimizer", "Parameter", "Primitive", "RMSprop", "ReLU", "RegressionAccuracy", "SGD", "ShapeError",
     "Sigmoid", "Softmax", "Thresholds", "Trace", "Values", "ZERO", "abs", "add", "add_bias", "check_grad",
-    "clip", "define_primitive", "diagnose", "div", "dropout_mask", "elementwise_shape", "exp", "grad",
+    "clip", "datasets", "define_primitive", "diagnose", "div", "dropout_mask", "elementwise_shape", "exp", "grad",
     "gradients", "log", "matmul", "max", "maximum", "mean", "mul", "neg", "normalize", "pick",
     "register_layer", "regularization_loss", "reset_names", "same_shape", "scope", "sign", "square", "stats",
     "stop_gradient", "sub", "sum", "summary", "tanh", "transpose",
