@@ -52,14 +52,16 @@ def test_no_import_cycles_counting_imports_inside_functions():
 
 def test_layers_import_only_layers_below_them():
     order = ["graphnn.core", "graphnn.autodiff", "graphnn.seeing", "graphnn.runtime", "graphnn.graph",
-             "graphnn.nn", "graphnn.testing", "graphnn.cli"]
+             "graphnn.nn", "graphnn.interop", "graphnn.testing", "graphnn.cli"]
+    # The one way up: the Model hands Dask arrays to the dask extra, imported only then.
+    allowed = {("graphnn.nn.model", "graphnn.interop.dask")}
 
     def layer(module: str) -> int:
         return max((i for i, prefix in enumerate(order) if module == prefix or module.startswith(prefix + ".")),
                    default=-1)
 
     graph = import_graph()
-    upward = [(a, b) for a, b in graph.edges if a != "graphnn" and layer(b) > layer(a)]
+    upward = [(a, b) for a, b in graph.edges if a != "graphnn" and layer(b) > layer(a) and (a, b) not in allowed]
     assert not upward, upward
 
 

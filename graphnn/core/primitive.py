@@ -90,6 +90,11 @@ class Primitive:
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
 
+    def __reduce__(self):
+        # A primitive is one object per process (code asks ``node.prim is ops.MAX``): a pickled
+        # node (sent to a Dask worker) finds it by name there, where its module defines it too.
+        return (registered, (self.name,))
+
     def bind(self, node: Node) -> Callable:
         """The forward function with ``node``'s attributes bound."""
         return functools.partial(self.forward, **node.attrs) if node.attrs else self.forward
@@ -133,6 +138,15 @@ def register(prim: Primitive) -> Primitive:
         raise GraphError(f"a primitive named {prim.name!r} already exists")
     PRIMITIVES[prim.name] = prim
     return prim
+
+
+def registered(name: str) -> Primitive:
+    """The primitive called ``name`` (defined in this process)."""
+    try:
+        return PRIMITIVES[name]
+    except KeyError:
+        raise GraphError(f"no primitive named {name!r} in this process: import the module that defines it "
+                         f"first") from None
 
 
 def aval_of(node: Node) -> Aval:

@@ -135,7 +135,7 @@ class Model:
 
     def train(self, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None = None,
               print_every: int = 1, validation_data: tuple | None = None,
-              verbose: bool = True) -> dict:
+              verbose: bool = True, client=None) -> dict:
         """Train on ``X (N, features)`` and targets ``y``, printing the book's lines.
 
         Without ``batch_size`` each epoch is one full-batch step and every
@@ -151,7 +151,14 @@ class Model:
         before any parameter changes. Returns per-epoch ``accuracy``,
         ``loss``, ``data_loss``, ``reg_loss`` and ``learning_rate`` lists and
         the final ``validation`` result (or None).
+
+        Dask arrays chunked by rows train data-parallel on a ``dask.distributed``
+        cluster (the current client, or ``client=``): :mod:`graphnn.interop.dask`.
         """
+        if _dask(X, client):
+            from graphnn.interop.dask import train  # only with the dask extra
+            return train(self, X, y, epochs=epochs, batch_size=batch_size, print_every=print_every,
+                         validation_data=validation_data, verbose=verbose, client=client)
         self._require("train")
         if self.optimizer is None:
             raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
@@ -229,8 +236,15 @@ class Model:
 
     # ------------------------------------------------------------ inference
 
-    def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None, verbose: bool = True) -> dict:
-        """Print and return ``validation, acc: ..., loss: ...`` (data loss, no dropout)."""
+    def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None, verbose: bool = True,
+                 client=None) -> dict:
+        """Print and return ``validation, acc: ..., loss: ...`` (data loss, no dropout).
+
+        On Dask arrays it runs on the cluster's workers (``batch_size`` is not needed there).
+        """
+        if _dask(X, client):
+            from graphnn.interop.dask import evaluate  # only with the dask extra
+            return evaluate(self, X, y, verbose=verbose, client=client)
         self._require("evaluate")
         if batch_size is not None:
             batch_size = check_count(batch_size, "Model: batch_size", 1)
@@ -257,8 +271,14 @@ class Model:
         say(f"validation, acc: {accuracy:.3f}, loss: {loss:.3f}")
         return {"accuracy": float(accuracy), "loss": float(loss)}
 
-    def predict(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
-        """The model's outputs on ``X (N, features)``, without dropout (``(N, outputs)``)."""
+    def predict(self, X: Any, *, batch_size: int | None = None, client=None) -> np.ndarray:
+        """The model's outputs on ``X (N, features)``, without dropout (``(N, outputs)``).
+
+        On a Dask array it runs on the cluster's workers and returns a Dask array chunked like X.
+        """
+        if _dask(X, client):
+            from graphnn.interop.dask import predict  # only with the dask extra
+            return predict(self, X, client=client)
         self._require("predict")
         if batch_size is not None:
             batch_size = check_count(batch_size, "Model: batch_size", 1)
@@ -371,6 +391,15 @@ def _is_terminal() -> bool:
         return sys.stdout.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+def _dask(X: Any, client) -> bool:
+    """Whether ``X`` is a Dask array (then the work goes to :mod:`graphnn.interop.dask`)."""
+    if type(X).__module__.startswith("dask."):
+        return True
+    if client is not None:
+        raise GraphError("Model: client= is for Dask arrays; X is a numpy array, which trains in this process")
+    return False
 
 
 def _batches(n: int, batch_size: int | None) -> list[slice]:

@@ -1,0 +1,151 @@
+"""Training, evaluation, prediction and inspection on Dask arrays chunked by rows (``pip install graphnn[dask]``).
+
+``Model.train``, ``evaluate`` and ``predict`` hand Dask arrays here: the same
+printed lines and returned history as the in-process Model; each step is one
+:class:`~graphnn.interop.dask_step.DistributedStep` on the workers and one
+optimizer update on the client. :func:`gradients` and :func:`node_stats` are
+the same for the low-level loop; :mod:`graphnn.interop.dask_step` says how a
+step runs.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+
+from graphnn.core.errors import GraphError, check_count
+from graphnn.interop.dask_stats import NodeStats, node_stats  # noqa: F401 (public here)
+from graphnn.interop.dask_step import DistributedStep, StepResult, _as_dask, get_client, gradients, is_dask  # noqa: F401
+
+_MODEL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def model_step(model, client=None) -> DistributedStep:
+    """The model's :class:`DistributedStep` on ``client`` (built and shipped once per model and client)."""
+    client = get_client(client)
+    step = _MODEL_STEPS.get(model)
+    if step is None or step.client is not client:
+        step = _MODEL_STEPS[model] = DistributedStep(
+            model.data_loss, model.params, [model.input, model.target], regularization=model.regularization,
+            output=model.output, activation=model.output_layer_activation,
+            inference=(model.inference_output, model.inference_samples), client=client)
+    return step
+
+
+def _check(model, X, y, what: str, client) -> None:
+    """Shapes and dtypes as ``Model.check_data`` checks them, plus the class labels' range (one pass)."""
+    X, y = _as_dask(X), _as_dask(y)
+    model._check_inputs(X, what)
+    if y.ndim == 0 or y.shape[0] != X.shape[0]:
+        raise GraphError(f"{what}: X has {X.shape[0]} samples but y has "
+                         f"{'no samples' if y.ndim == 0 else y.shape[0]}")
+    model.check_data(np.zeros((0,) + X.shape[1:], X.dtype), np.zeros((0,) + y.shape[1:], y.dtype), what)
+    classes = model.output.shape[1] if model.output.shape is not None and len(model.output.shape) == 2 else None
+    if y.ndim == 1 and y.dtype.kind in "iub" and classes is not None and y.shape[0]:
+        low, high = (int(v) for v in client.gather(client.compute([y.min(), y.max()])))
+        if low < 0 or high >= classes:
+            raise GraphError(f"{what}: class labels must lie in [0, {classes}) for the {classes} outputs of "
+                             f"{model.layers[-1].name}, got values from {low} to {high}")
+
+
+def _init_accuracy(accuracy, y, client) -> None:
+    """``accuracy.init(y)`` without gathering y: the regression accuracy's std comes from the cluster."""
+    if getattr(accuracy, "precision", 0) is None:
+        accuracy.precision = float(client.compute(_as_dask(y).std()).result()) / 250
+
+
+def train(model, X, y, *, epochs: int = 1, batch_size: int | None = None, print_every: int = 1,
+          validation_data: tuple | None = None, verbose: bool = True, client=None) -> dict:
+    """``Model.train`` on row-chunked Dask arrays ``X (N, features)``, ``y``: same lines, same history.
+
+    Each step (the full batch, or rows ``[k * batch_size, (k + 1) * batch_size)``)
+    runs chunk by chunk on the workers; the optimizer steps once on the client.
+    """
+    client = get_client(client)
+    model._require("train")
+    if model.optimizer is None:
+        raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
+    epochs, print_every = check_count(epochs, "Model: epochs", 0), check_count(print_every, "Model: print_every", 1)
+    batch_size = None if batch_size is None else check_count(batch_size, "Model: batch_size", 1)
+    _check(model, X, y, "training data", client)
+    if validation_data is not None:
+        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
+            raise GraphError("Model.train: validation_data must be a pair (X_val, y_val)")
+        _check(model, *validation_data, "validation data", client)
+    step = model_step(model, client)
+    data = step.data([X, y])
+    _init_accuracy(model.accuracy, y, client)
+    steps = 1 if batch_size is None else max(1, math.ceil(data.rows / batch_size))
+    history = {k: [] for k in ("accuracy", "loss", "data_loss", "reg_loss", "learning_rate")}
+    history["validation"] = None
+    say, close = model._printer(verbose, epochs * steps)
+    acc = model.accuracy
+    try:
+        for epoch in range(1, epochs + 1):
+            if batch_size is not None:
+                say(f"epoch: {epoch}")
+            acc.new_pass()
+            loss_sum = 0.0
+            for k in range(steps):
+                rows = None if batch_size is None else (k * batch_size, min(data.rows, (k + 1) * batch_size))
+                result = step.gradients(data, rows, accuracy=acc)
+                model.optimizer.step(model.params, result.grads)
+                acc.accumulated_sum += result.correct
+                acc.accumulated_count += result.count
+                accuracy, data_loss, reg_loss = result.correct / result.count, result.data_loss, result.reg_loss
+                loss_sum += data_loss * result.rows
+                say.tick()
+                if batch_size is not None and (not k % print_every or k == steps - 1):
+                    say(model._line(f"step: {k}", accuracy, data_loss, reg_loss))
+            if batch_size is None:
+                if not epoch % print_every:
+                    say(model._line(f"epoch: {epoch}", accuracy, data_loss, reg_loss))
+            else:
+                data_loss, reg_loss = loss_sum / data.rows, model.regularization_loss()
+                accuracy = acc.calculate_accumulated()
+                say(model._line("training", accuracy, data_loss, reg_loss))
+                if validation_data is not None:
+                    history["validation"] = _evaluate(model, *validation_data, say, client)
+            history["accuracy"].append(float(accuracy))
+            history["loss"].append(float(data_loss + reg_loss))
+            history["data_loss"].append(float(data_loss))
+            history["reg_loss"].append(float(reg_loss))
+            history["learning_rate"].append(model.optimizer.current_learning_rate)
+        if validation_data is not None and (batch_size is None or epochs == 0):
+            history["validation"] = _evaluate(model, *validation_data, say, client)
+    finally:
+        close()
+    return history
+
+
+def evaluate(model, X, y, *, verbose: bool = True, client=None) -> dict:
+    """``Model.evaluate`` on Dask arrays: prints and returns ``validation, acc: ..., loss: ...``."""
+    client = get_client(client)
+    model._require("evaluate")
+    _check(model, X, y, "evaluation data", client)
+    say, close = model._printer(verbose, 0)
+    try:
+        return _evaluate(model, X, y, say, client)
+    finally:
+        close()
+
+
+def _evaluate(model, X, y, say, client) -> dict:
+    if not is_dask(X):  # numpy validation data alongside Dask training data
+        return model._evaluate(*model.check_data(X, y, "validation data"), None, say)
+    _init_accuracy(model.accuracy, y, client)
+    loss_sum, correct, count = model_step(model, client).evaluate([X, y], model.accuracy)
+    loss, accuracy = loss_sum / count, correct / count
+    say(f"validation, acc: {accuracy:.3f}, loss: {loss:.3f}")
+    return {"accuracy": float(accuracy), "loss": float(loss)}
+
+
+def predict(model, X, *, client=None):
+    """``Model.predict`` on a Dask array ``X (N, features)``: the outputs ``(N, outputs)`` as a Dask array
+    chunked like X, computed on (and held by) the workers; ``.compute()`` gathers them."""
+    client = get_client(client)
+    model._require("predict")
+    model._check_inputs(_as_dask(X), "prediction data")
+    return model_step(model, client).predict(X)
