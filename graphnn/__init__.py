@@ -76,3 +76,12 @@ __all__ = [
     "register_layer", "regularization_loss", "reset_names", "same_shape", "scope", "sign", "square", "stats",
     "stop_gradient", "sub", "sum", "summary", "tanh", "transpose",
 ]
+
+
+def __getattr__(name: str):
+    """``gn.onnx`` and ``gn.dask``: the optional extras, imported on first use."""
+    if name in ("onnx", "dask"):
+        import importlib
+
+        return importlib.import_module(f"graphnn.interop.{name}")
+    raise AttributeError(f"module 'graphnn' has no attribute {name!r}")

@@ -132,6 +132,15 @@ def test_backward_helper_primitives_differentiate_again():
     check(ops.match_shape(X, G * X), feeds, [X])
 
 
+def test_identity_reshape_and_reshape_like():
+    rng = np.random.default_rng(5)
+    X = gn.Input("x", shape=(None, 6))
+    out = gn.tanh(ops.reshape(ops.identity(X), (-1, 3)))  # (2N, 3); its gradient uses reshape_like
+    check(out, {X: rand(rng, (4, 6))}, [X])
+    (g,) = gn.grad(gn.sum(gn.mul(out, out)), [X])
+    check(g, {X: rand(rng, (4, 6))}, [X])  # differentiates again, through reshape_like
+
+
 @pytest.mark.parametrize("build", [gn.stop_gradient, ops.ones_like, ops.zeros_like,
                                    lambda x: ops.count(x, axis=1), lambda x: ops.equal(x, x)])
 def test_zero_gradient_primitives(build):

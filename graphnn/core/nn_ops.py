@@ -130,6 +130,9 @@ _softmax_cce_scale_node = define_primitive(
     doc="(N, 1): d softmax_cce_grad / d probs, 1 / N per row (0 on masked rows)")
 
 
+ABS = _abs_node.primitive
+
+
 def abs_(x, at_zero=0.0, name=None) -> Node:
     """``|x|`` (``gn.abs``); its derivative at 0 is ``at_zero``."""
     return _abs_node(x, at_zero=at_zero, name=name)

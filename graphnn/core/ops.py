@@ -94,6 +94,14 @@ def _match_shape(u, y):
     return u
 
 
+def _reshape(x, shape):
+    return np.reshape(x, s.reshape_target(x.shape, shape))
+
+
+def _reshape_like(g, like):
+    return np.reshape(g, like.shape)
+
+
 def _sum_like(g, x):
     axes = k.broadcast_axes(g.shape, x.shape)
     return np.sum(g, axis=axes, keepdims=True).reshape(x.shape) if axes else g
@@ -159,6 +167,7 @@ def _normalize_dx(g, n):
     return div(sub(g, sum_(mul(g, n), axis=axis, keepdims=True)), total)
 
 
+def _reshape_dx(g, n): return reshape_like(g, n.inputs[0])
 def _pick_dx(g, n): return unpick(g, n.inputs[1], n.inputs[0])
 def _unpick_dg(g, n): return pick(g, n.inputs[1])
 def _sum_like_dg(g, n): return broadcast_like(g, n.inputs[0])
@@ -210,6 +219,11 @@ _clip_node = _builtin("clip", _clip, s.clip, (_clip_dx,), "limit x to [lo, hi]",
 pick = _builtin("pick", _pick, s.pick, (_pick_dx, None),
                 "x (N, C), labels (N,) -> x[i, labels[i]]; one-hot labels (N, C) -> sum(x * labels, axis=1)",
                 broadcasts=False, kernel=k.pick_kernel)
+identity = _builtin("identity", _identity, s.same_shape, (_pass,), "x; unlike stop_gradient it passes the "
+                    "gradient on (an ONNX Identity)", identity=True, aliases=True)
+_reshape_node = _builtin("reshape", _reshape, s.reshape, (_reshape_dx,),
+                         "x reshaped to shape; 0 copies the input's size there (the batch), -1 takes the rest",
+                         attrs=("shape",), broadcasts=False, aliases=True)
 stop_gradient = _builtin("stop_gradient", _identity, s.same_shape, (ZERO,),
                          "x, seen by autodiff as a constant", identity=True, aliases=True)
 
@@ -233,6 +247,9 @@ zeros_like = _builtin("zeros_like", np.zeros_like, s.same_shape, (ZERO,), "zeros
 sum_like = _builtin("sum_like", _sum_like, s.like_last, (_sum_like_dg, ZERO),
                     "g summed over the axes along which x was broadcast", shape_only=(1,), broadcasts=False,
                     aliases=True, kernel=k.sum_like_kernel)
+reshape_like = _builtin("reshape_like", _reshape_like, s.like_last, (_reshape_dx, ZERO),
+                        "g reshaped to like's shape (reshape's gradient)", shape_only=(1,), broadcasts=False,
+                        aliases=True)
 match_shape = _builtin("match_shape", _match_shape, s.like_last, (_pass, ZERO),
                        "u, checked at run time to have y's shape (an upstream gradient)", shape_only=(1,),
                        broadcasts=False, aliases=True)
@@ -242,6 +259,8 @@ MATMUL, TRANSPOSE, ADD, SUB, MUL, NEG, EXP, LOG = (
 MAXIMUM, MAX, SUM, MEAN, NORMALIZE, CLIP, PICK, STOP_GRADIENT = (
     f.primitive for f in (maximum, _max, _sum, _mean, _normalize_node, _clip_node, pick, stop_gradient))
 ZEROS_LIKE, ONES_LIKE = zeros_like.primitive, ones_like.primitive
+ADD_BIAS, DIV, SQUARE, TANH, IDENTITY, RESHAPE = (
+    f.primitive for f in (add_bias, div, square, tanh, identity, _reshape_node))
 
 
 # ---------------------------------------------------------------- builders with attributes
@@ -281,6 +300,12 @@ def broadcast_like(g, like, axis=None, keepdims=False, name=None) -> Node:
 
 def gate(g, a, b, strict=True, name=None) -> Node:
     return _gate(g, a, b, strict=strict, name=name)
+
+
+def reshape(x, shape, name=None) -> Node:
+    """``x`` reshaped: in ``shape`` a 0 keeps the input's size there and one -1 takes the rest (``(0, -1)``
+    flattens ``(N, ...)`` to ``(N, rest)``)."""
+    return _reshape_node(x, shape=tuple(shape), name=name)
 
 
 def add_all(parts) -> Node:

@@ -9,6 +9,8 @@ when a node is built and again on a feed's concrete shapes.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from graphnn.core.node import format_shape
@@ -173,6 +175,39 @@ def pick(x: Aval, labels: Aval):
             if len(labels.shape) == 2 and not agree(x.shape[1], labels.shape[1]):
                 raise ShapeError(f"one-hot labels of {labels.shape[1]} classes for {x.shape[1]} outputs")
     return ((None if x.shape is None else (x.shape[0],)), x.dtype)
+
+
+def reshape_target(in_shape: tuple, shape: tuple) -> tuple:
+    """``shape`` (ONNX style: 0 copies the input's size there, one -1 takes the rest) with its zeros resolved."""
+    if sum(d == -1 for d in shape) > 1 or any(d < -1 for d in shape):
+        raise ShapeError(f"reshape: at most one -1 and no other negative size, got {shape}")
+    out = []
+    for i, d in enumerate(shape):
+        if d == 0:
+            if i >= len(in_shape):
+                raise ShapeError(f"reshape: 0 at position {i} copies no dimension of a rank-{len(in_shape)} input")
+            d = in_shape[i]
+        out.append(d)
+    return tuple(out)
+
+
+def reshape(x: Aval, shape: tuple):
+    if not isinstance(shape, tuple) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in shape):
+        raise ShapeError(f"reshape: shape must be a tuple of ints, got {shape!r}")
+    if x.shape is None:
+        return (None if 0 in shape else tuple(None if d == -1 else d for d in shape)), x.dtype
+    out = reshape_target(x.shape, shape)
+    if None in x.shape or None in out:  # sizes known only at run time: -1 stays open
+        return tuple(None if d == -1 else d for d in out), x.dtype
+    size, rest = math.prod(x.shape), math.prod(d for d in out if d != -1)
+    if -1 in out:
+        if rest == 0 or size % rest:
+            raise ShapeError(f"cannot reshape {format_shape(x.shape)} to {shape}")
+        out = tuple(size // rest if d == -1 else d for d in out)
+    elif rest != size:
+        raise ShapeError(f"cannot reshape {format_shape(x.shape)} ({size} values) to {shape} ({rest} values)")
+    return out, x.dtype
 
 
 def like_last(g: Aval, *rest, **attrs):
