@@ -60,21 +60,23 @@ from graphnn.nn.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 from graphnn.nn.saving import register_layer
 from graphnn.runtime.hooks import NumericsError, Trace
 from graphnn.runtime.values import Values
+from graphnn.seeing.explore import Explorer, explore
 from graphnn.seeing.health import Finding, Thresholds, diagnose, gradients
+from graphnn.seeing.recorder import Recorder
 from graphnn.seeing.stats import stats
 from graphnn.seeing.summary import summary
 from graphnn.testing import check_grad
 
 __all__ = [
     "Accuracy", "Adagrad", "Adam", "BinaryAccuracy", "BinaryCrossEntropy", "CategoricalAccuracy",
-    "CategoricalCrossEntropy", "Constant", "Dense", "Dropout", "Finding", "Graph", "GraphError", "Input",
-    "Layer", "Linear", "Loss", "MeanAbsoluteError", "MeanSquaredError", "Model", "Node", "NumericsError",
-    "Optimizer", "Parameter", "Primitive", "RMSprop", "ReLU", "RegressionAccuracy", "SGD", "ShapeError",
-    "Sigmoid", "Softmax", "Thresholds", "Trace", "Values", "ZERO", "abs", "add", "add_bias", "check_grad",
-    "clip", "datasets", "define_primitive", "diagnose", "div", "dropout_mask", "elementwise_shape", "exp", "grad",
-    "gradients", "log", "matmul", "max", "maximum", "mean", "mul", "neg", "normalize", "pick",
-    "register_layer", "regularization_loss", "reset_names", "same_shape", "scope", "sign", "square", "stats",
-    "stop_gradient", "sub", "sum", "summary", "tanh", "transpose",
+    "CategoricalCrossEntropy", "Constant", "Dense", "Dropout", "Explorer", "Finding", "Graph", "GraphError",
+    "Input", "Layer", "Linear", "Loss", "MeanAbsoluteError", "MeanSquaredError", "Model", "Node",
+    "NumericsError", "Optimizer", "Parameter", "Primitive", "RMSprop", "ReLU", "Recorder", "RegressionAccuracy",
+    "SGD", "ShapeError", "Sigmoid", "Softmax", "Thresholds", "Trace", "Values", "ZERO", "abs", "add",
+    "add_bias", "check_grad", "clip", "datasets", "define_primitive", "diagnose", "div", "dropout_mask",
+    "elementwise_shape", "exp", "explore", "grad", "gradients", "log", "matmul", "max", "maximum", "mean",
+    "mul", "neg", "normalize", "pick", "register_layer", "regularization_loss", "reset_names", "same_shape",
+    "scope", "sign", "square", "stats", "stop_gradient", "sub", "sum", "summary", "tanh", "transpose",
 ]
 
 

@@ -3,7 +3,10 @@
 ``graphnn demo [--out DIR]`` runs the seed notebook's network and draws it;
 ``graphnn render OUT [--values] [--backward] [--depth N] [--legend] [--order]``
 draws the demo network (or a saved model, ``--model PATH``) to ``OUT``, in the
-format its suffix names (.svg, .png, .pdf, .dot, .gv, .json).
+format its suffix names (.svg, .png, .pdf, .dot, .gv, .json);
+``graphnn explore OUT.html [--model PATH] [--epochs N] [--record-every K]``
+trains the chapter 10 spiral network (or loads a saved model), recording its
+tensors, and writes the interactive explorer page.
 """
 
 from __future__ import annotations
@@ -39,6 +42,52 @@ def demo(out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     path = graph.render(out / "forward.svg")
     print(f"\nwrote {path}")
+    import graphnn as gn
+
+    grads = gn.gradients(loss)
+    train = gn.Graph([probs, loss, *grads.values()])
+    page = train.explore(out / "explore.html", values=train.run(feeds), grads=grads,
+                         title="graphnn demo: the seed network, forward and backward")
+    print(f"wrote {page.path} (open it in a browser: every node's values, gradients and health)")
+    return 0
+
+
+def explore_command(args: argparse.Namespace) -> int:
+    """Train the chapter 10 network (or load a model), recording, and write the explorer page."""
+    import graphnn as gn
+    from graphnn.seeing.explore import check_path
+
+    try:
+        check_path(args.out)
+        if (args.epochs is not None and args.epochs < 0) or args.record_every < 1:
+            raise gn.GraphError("--epochs must be >= 0 and --record-every >= 1")
+        if args.model is not None:
+            model = _load_model(args.model)
+            X, y = spiral_feeds()
+            X = X.astype(model.input.dtype or X.dtype)
+        else:
+            X, y = spiral_feeds()
+            model = gn.Model()
+            for layer in (gn.Dense(2, 64), gn.ReLU(), gn.Dense(64, 3), gn.Softmax()):
+                model.add(layer)
+            model.set(loss=gn.CategoricalCrossEntropy(), optimizer=gn.Adam(learning_rate=0.05, decay=5e-7),
+                      accuracy=gn.CategoricalAccuracy())
+            model.finalize()
+        epochs = args.epochs if args.epochs is not None else (0 if args.model else 1000)
+        recorder = gn.Recorder(every=args.record_every)
+        history = model.train(X, y, epochs=epochs, record=recorder, verbose=False)
+        if not recorder.frames or recorder.frames[-1].step != model.optimizer.iterations:
+            feeds = {model.input: X, model.target: y}  # the final parameters, as the last step
+            recorder.record_model(model, feeds, model.graph.run(feeds))
+        page = model.graph.explore(args.out, history=recorder,
+                                   title=f"graphnn explore: {args.model or 'chapter 10 spiral network'}, "
+                                         f"{epochs} epochs")
+    except (gn.GraphError, OSError) as error:
+        print(f"graphnn explore: {' '.join(str(error).removeprefix('explore: ').split())}", file=sys.stderr)
+        return 1
+    if history["accuracy"]:
+        print(f"trained {epochs} epochs: acc {history['accuracy'][-1]:.3f}, loss {history['loss'][-1]:.3f}")
+    print(f"wrote {page.path} ({len(recorder.frames)} recorded steps)")
     return 0
 
 
@@ -68,19 +117,21 @@ def diagram_inputs(backward: bool, model: Path | None = None):
     return train, feeds, grads
 
 
-def _saved_model(path: Path):
-    """A model written by ``Model.save``: its training graph, fed the spiral data.
-
-    Any damage to the file is a GraphError naming it.
-    """
+def _load_model(path: Path):
+    """``Model.load(path)``; any damage to the file is a GraphError naming it."""
     import graphnn as gn
 
     try:
-        model = gn.Model.load(path)
+        return gn.Model.load(path)
     except gn.GraphError:
         raise
     except Exception as error:  # a tampered file can fail deep inside a layer's constructor
         raise gn.GraphError(f"{path}: not a loadable graphnn model ({type(error).__name__}: {error})") from None
+
+
+def _saved_model(path: Path):
+    """A model written by ``Model.save``: its training graph, fed the spiral data."""
+    model = _load_model(path)
     X, y = spiral_feeds()
     feeds = {model.input: X.astype(model.input.dtype or X.dtype), model.target: y}
     return model.graph, feeds, dict(zip(model.params, model.grads))
@@ -127,7 +178,14 @@ def main(argv: list[str] | None = None) -> int:
     draw.add_argument("--rankdir", default="TB", choices=["TB", "LR", "BT", "RL"],
                       help="layout direction")
     draw.add_argument("--title", help="caption above the diagram")
+    page = commands.add_parser("explore", help="train the demo network, recording, and write the explorer page")
+    page.add_argument("out", type=Path, help="the .html page to write")
+    page.add_argument("--model", type=Path, help="a model saved with Model.save, instead of the demo network")
+    page.add_argument("--epochs", type=int, help="epochs to train (default 1000; 0 with --model)")
+    page.add_argument("--record-every", type=int, default=50, help="record every K-th step (default 50)")
     args = parser.parse_args(argv)
+    if args.command == "explore":
+        return explore_command(args)
     if args.command == "demo":
         return demo(args.out)
     if args.command == "render":

@@ -25,6 +25,7 @@ from graphnn.runtime.hooks import NumericsCheck
 from graphnn.runtime.plan import Plan
 from graphnn.runtime.values import Values
 from graphnn.seeing import render as rendering
+from graphnn.seeing.explore import Explorer, explore
 from graphnn.seeing.stats import preview
 from graphnn.seeing.summary import Summary, summary
 
@@ -66,6 +67,7 @@ class Graph:
         self.inputs: list[Node] = [n for n in self.nodes if n.kind == "input"]
         self._params = [n for n in self.nodes if n.kind == "parameter"]
         self._plans: OrderedDict[tuple, Plan] = OrderedDict()
+        self._open_plans: OrderedDict[tuple, Plan | None] = OrderedDict()  # by shapes without the batch size
         self._nx = None
 
     @property
@@ -154,17 +156,26 @@ class Graph:
         optimize = self.optimize if optimize is None else optimize
         targets = self._targets(fetch)
         arrays = self._feed_arrays(feeds)
-        # A plan is specialised to the feed's and the parameters' shapes and dtypes.
-        key = (targets, keep, hooked, optimize,
-               tuple([(n, a.shape, a.dtype) for n, a in arrays.items()]),
-               tuple([(p.value.shape, p.value.dtype) for p in self._params]))
+        # A plan is specialised to the feed's and the parameters' shapes and dtypes. The first batch
+        # size gets a plan of its own; any other shares one plan whose first dimension is left open.
+        base = (targets, keep, hooked, optimize, tuple([(p.value.shape, p.value.dtype) for p in self._params]))
+        fed = sorted(arrays.items(), key=lambda item: self.index[item[0]])
+        key = base + (tuple([(n, a.shape, a.dtype) for n, a in fed]),)
         plan = self._plans.get(key)
         if plan is None:
-            avals = {n: Aval(a.shape, a.dtype) for n, a in arrays.items()}
-            plan = Plan(self.nodes, self.inputs, targets, avals, keep, hooked, optimize)
-            self._plans[key] = plan
-            if len(self._plans) > MAX_PLANS:
-                self._plans.popitem(last=False)
+            avals = {n: Aval(a.shape, a.dtype) for n, a in fed}
+            open_key = base + (tuple([(n, _open_batch(a.shape), a.dtype) for n, a in fed]),)
+            if open_key not in self._open_plans:  # the first batch size
+                _remember(self._open_plans, open_key, None)
+                plan = Plan(self.nodes, self.inputs, targets, avals, keep, hooked, optimize)
+            else:
+                plan = self._open_plans[open_key]
+                if plan is None:
+                    open_avals = {n: Aval(_open_batch(a.shape), a.dtype) for n, a in fed}
+                    plan = Plan(self.nodes, self.inputs, targets, open_avals, keep, hooked, optimize)
+                    _remember(self._open_plans, open_key, plan)
+                plan.check(avals)  # the shape rules on this feed's own shapes, once per new shape
+            _remember(self._plans, key, plan)
         else:
             self._plans.move_to_end(key)
         return plan, arrays, targets
@@ -221,9 +232,29 @@ class Graph:
         """A table of layers with output shapes and parameter counts; ``print`` it."""
         return summary(self, values, depth)
 
+    def explore(self, path=None, **options) -> Explorer:
+        """Write the interactive explorer page (``.html``); see :func:`graphnn.seeing.explore.explore`.
+
+        >>> graph.explore("net.html", values=graph.run(feeds), grads=grads, history=recorder)
+        """
+        return explore(self, path, **options)
+
     def _repr_svg_(self) -> str:
         """Jupyter shows a graph as its diagram."""
         return rendering.svg(self)
+
+
+def _open_batch(shape: tuple) -> tuple:
+    """``shape`` with its first (batch) dimension left open."""
+    return (None, *shape[1:]) if shape else shape
+
+
+def _remember(cache: OrderedDict, key, value) -> None:
+    """Put ``key`` in a least-recently-used cache of at most MAX_PLANS entries."""
+    cache[key] = value
+    cache.move_to_end(key)
+    if len(cache) > MAX_PLANS:
+        cache.popitem(last=False)
 
 
 def _networkx():

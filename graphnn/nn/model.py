@@ -33,6 +33,8 @@ from graphnn.nn.layers import Dense, Dropout, Layer
 from graphnn.nn.losses import CategoricalCrossEntropy, Loss, regularization_loss
 from graphnn.nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from graphnn.nn.optimizers import Optimizer
+from graphnn.seeing.health import gradients
+from graphnn.seeing.recorder import Recorder
 
 
 class Model:
@@ -135,7 +137,7 @@ class Model:
 
     def train(self, X: Any, y: Any, *, epochs: int = 1, batch_size: int | None = None,
               print_every: int = 1, validation_data: tuple | None = None,
-              verbose: bool = True, client=None) -> dict:
+              verbose: bool = True, record: Recorder | None = None, client=None) -> dict:
         """Train on ``X (N, features)`` and targets ``y``, printing the book's lines.
 
         Without ``batch_size`` each epoch is one full-batch step and every
@@ -145,7 +147,9 @@ class Model:
         With ``batch_size`` each epoch prints ``epoch: N``, a ``step:`` line
         every ``print_every`` steps and a ``training, ...`` summary, then the
         validation line (chapter 19). A progress bar shows in a terminal;
-        ``verbose=False`` prints nothing.
+        ``verbose=False`` prints nothing. ``record=gn.Recorder(...)`` records
+        tensors at the steps it is due (numbered by ``optimizer.iterations``)
+        for :func:`graphnn.explore`; the training numbers stay the same.
 
         Everything (data shapes, label range, hyperparameters) is checked
         before any parameter changes. Returns per-epoch ``accuracy``,
@@ -166,6 +170,8 @@ class Model:
         print_every = check_count(print_every, "Model: print_every", 1)
         if batch_size is not None:
             batch_size = check_count(batch_size, "Model: batch_size", 1)
+        if record is not None and not isinstance(record, Recorder):
+            raise GraphError(f"Model.train: record must be a gn.Recorder, got {record!r}")
         X, y = self.check_data(X, y, "training data")
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
@@ -184,7 +190,7 @@ class Model:
                 self.accuracy.new_pass()
                 loss_sum, loss_count = 0.0, 0
                 for step, rows in enumerate(batches):
-                    data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows])
+                    data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows], record)
                     loss_sum += np.sum(samples)
                     loss_count += len(samples)
                     say.tick()
@@ -217,15 +223,31 @@ class Model:
                 f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
                 f"lr: {self.optimizer.current_learning_rate}")
 
-    def _step(self, X: np.ndarray, y: np.ndarray):
+    def _step(self, X: np.ndarray, y: np.ndarray, record: Recorder | None = None):
         """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy."""
-        values = self.graph.run({self.input: X, self.target: y}, keep="fetched")
+        feeds = {self.input: X, self.target: y}
+        recording = record is not None and record.due(self.optimizer.iterations)
+        values = self.graph.run(feeds, keep="all" if recording else "fetched")
+        if recording:  # before the optimizer changes the parameters
+            record.record_model(self, feeds, values)
         data_loss = values[self.data_loss]
         reg_loss = values[self.regularization] if self.regularization is not None else 0
         predictions = self.output_layer_activation.predictions(values[self.output])
         accuracy = self.accuracy.calculate(predictions, y)
         self.optimizer.step(self.params, [values[g] for g in self.grads])
         return data_loss, reg_loss, values[self.sample_losses], accuracy
+
+    def gradient_graph(self) -> tuple | None:
+        """``(graph, forward node -> gradient node)`` for every forward op, built once (what a Recorder
+        shows); None when the model has random ops (dropout), whose masks another run would redraw."""
+        self._require("gradient_graph")
+        if not hasattr(self, "_gradient_graph"):
+            self._gradient_graph = None
+            if all(n.kind != "op" or n.prim.pure for n in self.graph.nodes):
+                mapping = {fwd: g for fwd, g in gradients(self.total_loss).items() if fwd.kind == "op"}
+                if mapping:
+                    self._gradient_graph = Graph(list(dict.fromkeys(mapping.values()))), mapping
+        return self._gradient_graph
 
     def regularization_loss(self) -> float:
         """The current regularization loss of the trainable layers (0 without regularizers)."""

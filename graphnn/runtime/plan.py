@@ -50,6 +50,10 @@ class Plan:
                                                     optimize=self.optimized, pool=self.pooled, hooked=hooked)
         self._lock = threading.Lock()  # the buffers belong to one run at a time
 
+    def check(self, feed_avals: dict[Node, Aval]) -> None:
+        """Run the shape rules on a feed's own shapes (a plan made with the batch size left open)."""
+        _infer(self.nodes, feed_avals)
+
     def execute(self, arrays: dict[Node, np.ndarray], hook: Callable | None) -> dict[Node, Any]:
         """Run on ``arrays`` (input node -> array); returns the kept values by node."""
         args = [arrays[n] for n in self.inputs]

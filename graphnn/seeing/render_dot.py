@@ -107,7 +107,7 @@ def view_to_dot(view) -> graphviz.Digraph:
         for k in range(1, len(box.cluster) + 1):
             members.setdefault(box.cluster[:k], [])
         members[box.cluster].append(box)
-    _emit_cluster(dot, (), members, {path: f"cluster_{k}" for k, path in enumerate(list(members)[1:])})
+    _emit_cluster(dot, (), members, cluster_names(view))
     by_id = {b.id: b for b in view.boxes}
     for a in view.arrows:
         if a.uses_forward and by_id[a.head].kind != "layer":
@@ -124,6 +124,15 @@ def view_to_dot(view) -> graphviz.Digraph:
     if opts.legend:
         add_legend(dot)
     return dot
+
+
+def cluster_names(view) -> dict[tuple, str]:
+    """The generated DOT name (``cluster_0`` ...) of each scope's cluster, in order of first appearance."""
+    paths: dict[tuple, None] = {}
+    for box in view.boxes:
+        for k in range(1, len(box.cluster) + 1):
+            paths.setdefault(box.cluster[:k])
+    return {path: f"cluster_{k}" for k, path in enumerate(paths)}
 
 
 def _emit_cluster(container, path: tuple, members: dict[tuple, list], names: dict[tuple, str]) -> None:
