@@ -36,7 +36,7 @@ def demo(out: Path) -> int:
     print(f"Loss: {values[loss]}")
     print()
     print(graph)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     path = graph.render(out / "forward.svg")
     print(f"\nwrote {path}")
     return 0
@@ -72,8 +72,6 @@ def _saved_model(path: Path):
     """A model written by ``Model.save``: its training graph, fed the spiral data."""
     import graphnn as gn
 
-    if not path.exists():
-        raise SystemExit(f"graphnn render: no such model file: {path}")
     model = gn.Model.load(path)
     X, y = spiral_feeds()
     feeds = {model.input: X.astype(model.input.dtype or X.dtype), model.target: y}
@@ -81,21 +79,27 @@ def _saved_model(path: Path):
 
 
 def render_command(args: argparse.Namespace) -> int:
-    from graphnn.core.errors import GraphError
-
     options = {"depth": args.depth, "legend": args.legend, "order": args.order,
                "rankdir": args.rankdir, "title": args.title, "backward": args.backward}
-    try:
-        graph, feeds, grads = diagram_inputs(args.backward, args.model)
-        if args.values:
-            options.update(values=graph.run(feeds), grads=grads)
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        path = graph.render(args.out, **options)
-    except GraphError as error:
-        print(f"graphnn render: {error}", file=sys.stderr)
-        return 1
+    graph, feeds, grads = diagram_inputs(args.backward, args.model)
+    if args.values:
+        options.update(values=graph.run(feeds), grads=grads)
+    make_folder(args.out.parent)
+    path = graph.render(args.out, **options)
     print(f"wrote {path}")
     return 0
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) if missing; a failure is a GraphError naming it."""
+    from graphnn.core.errors import GraphError
+
+    if folder.exists() and not folder.is_dir():
+        raise GraphError(f"cannot create the folder {folder}: a file of that name is in the way")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GraphError(f"cannot create the folder {folder}: {error.strerror or error}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,11 +122,14 @@ def main(argv: list[str] | None = None) -> int:
                       help="layout direction")
     draw.add_argument("--title", help="caption above the diagram")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo(args.out)
-    if args.command == "render":
-        return render_command(args)
-    return 2
+    from graphnn.core.errors import GraphError
+
+    try:
+        return demo(args.out) if args.command == "demo" else render_command(args)
+    except (GraphError, OSError) as error:  # one line, no traceback
+        text = str(error) if isinstance(error, GraphError) else f"{error.strerror or error}: {error.filename}"
+        print(f"graphnn {args.command}: {' '.join(text.split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

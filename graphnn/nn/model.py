@@ -18,6 +18,7 @@ layers without dropout); training runs the compiled training graph with
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -28,12 +29,13 @@ from graphnn.autodiff.grad import grad
 from graphnn.core.building import scope
 from graphnn.core.errors import GraphError, check_count
 from graphnn.core.node import Input, Node, format_shape
-from graphnn.graph import Graph
+from graphnn.graph import Graph, as_feed
 from graphnn.nn import saving
 from graphnn.nn.layers import Dense, Dropout, Layer
 from graphnn.nn.losses import CategoricalCrossEntropy, Loss, regularization_loss
 from graphnn.nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from graphnn.nn.optimizers import Optimizer
+from graphnn.runtime.hooks import NumericsError
 
 
 class Model:
@@ -158,8 +160,7 @@ class Model:
             raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
         epochs = check_count(epochs, "Model: epochs", 0)
         print_every = check_count(print_every, "Model: print_every", 1)
-        if batch_size is not None:
-            batch_size = check_count(batch_size, "Model: batch_size", 1)
+        batch_size = _check_options(batch_size, verbose)
         X, y = self.check_data(X, y, "training data")
         if validation_data is not None:
             if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
@@ -178,7 +179,8 @@ class Model:
                 self.accuracy.new_pass()
                 loss_sum, loss_count = 0.0, 0
                 for step, rows in enumerate(batches):
-                    data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows])
+                    where = f"epoch {epoch}" + (f", step {step}" if batch_size is not None else "")
+                    data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows], where)
                     loss_sum += np.sum(samples)
                     loss_count += len(samples)
                     say.tick()
@@ -211,15 +213,34 @@ class Model:
                 f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
                 f"lr: {self.optimizer.current_learning_rate}")
 
-    def _step(self, X: np.ndarray, y: np.ndarray):
-        """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy."""
-        values = self.graph.run({self.input: X, self.target: y}, keep="fetched")
+    def _step(self, X: np.ndarray, y: np.ndarray, where: str = "a step"):
+        """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy.
+
+        A NaN/Inf loss or gradient stops training before the update, with an
+        error naming ``where`` and the first node that went non-finite.
+        """
+        feeds = {self.input: X, self.target: y}
+        values = self.graph.run(feeds, keep="fetched")
         data_loss = values[self.data_loss]
         reg_loss = values[self.regularization] if self.regularization is not None else 0
         predictions = self.output_layer_activation.predictions(values[self.output])
         accuracy = self.accuracy.calculate(predictions, y)
-        self.optimizer.step(self.params, [values[g] for g in self.grads])
+        if not math.isfinite(values[self.total_loss]):
+            raise self._diverged(feeds, where, f"the loss is {values[self.total_loss]}")
+        try:
+            self.optimizer.step(self.params, [values[g] for g in self.grads])
+        except GraphError as error:  # the gradients are right by construction: NaN/Inf or an overflow
+            raise self._diverged(feeds, where, str(error)) from None
         return data_loss, reg_loss, values[self.sample_losses], accuracy
+
+    def _diverged(self, feeds: dict, where: str, problem: str) -> GraphError:
+        """The error for a step that cannot be applied, naming the first NaN/Inf node (found by running it again)."""
+        try:
+            self.graph.run(feeds, check_numerics=True)
+        except NumericsError as error:
+            problem = f"training diverged: {problem}; the first NaN/Inf: {error}"
+        return GraphError(f"Model.train: {where}: {problem}. The parameters and optimizer state are those "
+                          f"before this step")
 
     def regularization_loss(self) -> float:
         """The current regularization loss of the trainable layers (0 without regularizers)."""
@@ -233,8 +254,7 @@ class Model:
     def evaluate(self, X: Any, y: Any, *, batch_size: int | None = None, verbose: bool = True) -> dict:
         """Print and return ``validation, acc: ..., loss: ...`` (data loss, no dropout)."""
         self._require("evaluate")
-        if batch_size is not None:
-            batch_size = check_count(batch_size, "Model: batch_size", 1)
+        batch_size = _check_options(batch_size, verbose)
         X, y = self.check_data(X, y, "evaluation data")
         say, close = self._printer(verbose, 0)
         try:
@@ -261,9 +281,8 @@ class Model:
     def predict(self, X: Any, *, batch_size: int | None = None) -> np.ndarray:
         """The model's outputs on ``X (N, features)``, without dropout (``(N, outputs)``)."""
         self._require("predict")
-        if batch_size is not None:
-            batch_size = check_count(batch_size, "Model: batch_size", 1)
-        X = self._check_inputs(np.asarray(X), "prediction data")
+        batch_size = _check_options(batch_size, True)
+        X = self._check_inputs(X, "prediction data")
         outputs = []
         for rows in _batches(len(X), batch_size):
             values = self.inference_graph.run({self.input: X[rows]}, fetch=[self.inference_output],
@@ -305,29 +324,39 @@ class Model:
             raise GraphError(f"Model.{what}: the model is not finalized; call model.finalize() "
                              f"after add() and set()")
 
-    def _check_inputs(self, X: np.ndarray, what: str) -> np.ndarray:
+    def _check_inputs(self, X: Any, what: str) -> np.ndarray:
+        """``X`` as the input's array: real numbers, finite, of shape (N, features), converted exactly."""
+        X = _numbers(X, what, "X")
         first = self.layers[0]
         n_in = self.input.shape[1] if self.input.shape is not None else None
         if X.ndim != 2 or (n_in is not None and X.shape[1] != n_in):
             want = f"(N, {n_in})" if n_in is not None else "(N, features)"
             raise GraphError(f"{what}: X must have shape {want} for {first.name}, "
                              f"got {format_shape(X.shape)}")
-        return X
+        _check_finite(X, what, "X")
+        return _feed(self.input, X, what, "X")
 
     def check_data(self, X: Any, y: Any, what: str = "data") -> tuple[np.ndarray, np.ndarray]:
-        """``X`` and ``y`` as arrays, checked against the model: shapes, sample counts, labels."""
+        """``X`` and ``y`` as arrays, checked against the model: numbers, finiteness, shapes, labels.
+
+        Everything a run would refuse is refused here, for the whole data at
+        once, so that training never stops halfway for bad data.
+        """
         self._require("check_data")
-        X = self._check_inputs(np.asarray(X), what)
-        y = np.asarray(y)
+        X = self._check_inputs(X, what)
+        y = _numbers(y, what, "y")
         if y.ndim == 0 or len(y) != len(X):
             raise GraphError(f"{what}: X has {len(X)} samples but y has "
                              f"{'no samples' if y.ndim == 0 else len(y)}")
+        _check_finite(y, what, "y")
         out = self.output.shape
         if isinstance(self.loss, CategoricalCrossEntropy):
             classes = out[1] if out is not None and len(out) == 2 else None
             if y.ndim == 1:
-                if y.dtype.kind not in "iub":
-                    raise GraphError(f"{what}: class labels y must be integers, got {y.dtype}")
+                if y.dtype.kind not in "iu":
+                    raise GraphError(f"{what}: class labels y must be integers, got {y.dtype}"
+                                     + (" (use y.astype(int) if True/False mean classes 1/0)"
+                                        if y.dtype.kind == "b" else ""))
                 if len(y) and classes is not None and (y.min() < 0 or y.max() >= classes):
                     raise GraphError(f"{what}: class labels must lie in [0, {classes}) for the "
                                      f"{classes} outputs of {self.layers[-1].name}, got values from "
@@ -341,6 +370,8 @@ class Model:
             raise GraphError(f"{what}: {type(self.loss).__name__} needs y of the outputs' shape "
                              f"{format_shape((len(X),) + tuple(out[1:]))}, got "
                              f"{format_shape(y.shape)}{hint}")
+        else:
+            y = _feed(self.target, y, what, "y")
         return X, y
 
     def _printer(self, verbose: bool, total: int):
@@ -365,6 +396,52 @@ class Model:
         layers = ", ".join(type(layer).__name__ for layer in self.layers)
         return f"<Model [{layers}], loss {type(self.loss).__name__ if self.loss else None}, " \
                f"{'finalized' if self.finalized else 'not finalized'}>"
+
+
+def _check_options(batch_size, verbose) -> int | None:
+    if not isinstance(verbose, bool):
+        raise GraphError(f"Model: verbose must be True or False, got {verbose!r}")
+    return None if batch_size is None else check_count(batch_size, "Model: batch_size", 1)
+
+
+def _numbers(data: Any, what: str, name: str) -> np.ndarray:
+    """``data`` as an array of real numbers (bool, int, float), else an error naming the first bad value."""
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError):
+        raise GraphError(f"{what}: {name} is not a rectangular array of numbers (a ragged list?)") from None
+    if array.dtype.kind in "biuf":
+        return array
+    if array.dtype.kind == "O":
+        bad = next((i for i, v in np.ndenumerate(array)
+                    if isinstance(v, bool) or not isinstance(v, numbers.Real)), None)
+        if bad is None:
+            raise GraphError(f"{what}: {name} is an array of Python objects; convert it with "
+                             f"{name}.astype(float)")
+        raise GraphError(f"{what}: {name} holds {array[bad]!r} at {_position(bad)}; it must hold real numbers")
+    kind = {"c": "complex numbers", "U": "strings", "S": "bytes"}.get(array.dtype.kind, f"{array.dtype} values")
+    raise GraphError(f"{what}: {name} holds {kind}; it must hold real numbers")
+
+
+def _check_finite(array: np.ndarray, what: str, name: str) -> None:
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        bad = tuple(np.argwhere(~np.isfinite(array))[0])
+        raise GraphError(f"{what}: {name} holds {array[bad]} at {_position(bad)}; data must be finite")
+
+
+def _position(index: tuple) -> str:
+    names = ("row", "column")
+    if len(index) <= 2:
+        return ", ".join(f"{n} {int(i)}" for n, i in zip(names, index))
+    return f"index {tuple(int(i) for i in index)}"
+
+
+def _feed(node: Node, array: np.ndarray, what: str, name: str) -> np.ndarray:
+    """``array`` converted to what ``node`` takes, exactly (the same rule as a run), or an error naming ``what``."""
+    try:
+        return as_feed(node, array)
+    except GraphError as error:
+        raise GraphError(f"{what}: {name}: {error}") from None
 
 
 def _is_terminal() -> bool:
