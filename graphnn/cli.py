@@ -39,7 +39,7 @@ def demo(out: Path) -> int:
     print(f"Loss: {values[loss]}")
     print()
     print(graph)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     path = graph.render(out / "forward.svg")
     print(f"\nwrote {path}")
     import graphnn as gn
@@ -57,34 +57,30 @@ def explore_command(args: argparse.Namespace) -> int:
     import graphnn as gn
     from graphnn.seeing.explore import check_path
 
-    try:
-        check_path(args.out)
-        if (args.epochs is not None and args.epochs < 0) or args.record_every < 1:
-            raise gn.GraphError("--epochs must be >= 0 and --record-every >= 1")
-        if args.model is not None:
-            model = _load_model(args.model)
-            X, y = spiral_feeds()
-            X = X.astype(model.input.dtype or X.dtype)
-        else:
-            X, y = spiral_feeds()
-            model = gn.Model()
-            for layer in (gn.Dense(2, 64), gn.ReLU(), gn.Dense(64, 3), gn.Softmax()):
-                model.add(layer)
-            model.set(loss=gn.CategoricalCrossEntropy(), optimizer=gn.Adam(learning_rate=0.05, decay=5e-7),
-                      accuracy=gn.CategoricalAccuracy())
-            model.finalize()
-        epochs = args.epochs if args.epochs is not None else (0 if args.model else 1000)
-        recorder = gn.Recorder(every=args.record_every)
-        history = model.train(X, y, epochs=epochs, record=recorder, verbose=False)
-        if not recorder.frames or recorder.frames[-1].step != model.optimizer.iterations:
-            feeds = {model.input: X, model.target: y}  # the final parameters, as the last step
-            recorder.record_model(model, feeds, model.graph.run(feeds))
-        page = model.graph.explore(args.out, history=recorder,
-                                   title=f"graphnn explore: {args.model or 'chapter 10 spiral network'}, "
-                                         f"{epochs} epochs")
-    except (gn.GraphError, OSError) as error:
-        print(f"graphnn explore: {' '.join(str(error).removeprefix('explore: ').split())}", file=sys.stderr)
-        return 1
+    check_path(args.out)
+    if (args.epochs is not None and args.epochs < 0) or args.record_every < 1:
+        raise gn.GraphError("--epochs must be >= 0 and --record-every >= 1")
+    if args.model is not None:
+        model = _load_model(args.model)
+        X, y = spiral_feeds()
+        X = X.astype(model.input.dtype or X.dtype)
+    else:
+        X, y = spiral_feeds()
+        model = gn.Model()
+        for layer in (gn.Dense(2, 64), gn.ReLU(), gn.Dense(64, 3), gn.Softmax()):
+            model.add(layer)
+        model.set(loss=gn.CategoricalCrossEntropy(), optimizer=gn.Adam(learning_rate=0.05, decay=5e-7),
+                  accuracy=gn.CategoricalAccuracy())
+        model.finalize()
+    epochs = args.epochs if args.epochs is not None else (0 if args.model else 1000)
+    recorder = gn.Recorder(every=args.record_every)
+    history = model.train(X, y, epochs=epochs, record=recorder, verbose=False)
+    if not recorder.frames or recorder.frames[-1].step != model.optimizer.iterations:
+        feeds = {model.input: X, model.target: y}  # the final parameters, as the last step
+        recorder.record_model(model, feeds, model.graph.run(feeds))
+    page = model.graph.explore(args.out, history=recorder,
+                               title=f"graphnn explore: {args.model or 'chapter 10 spiral network'}, "
+                                     f"{epochs} epochs")
     if history["accuracy"]:
         print(f"trained {epochs} epochs: acc {history['accuracy'][-1]:.3f}, loss {history['loss'][-1]:.3f}")
     print(f"wrote {page.path} ({len(recorder.frames)} recorded steps)")
@@ -138,25 +134,27 @@ def _saved_model(path: Path):
 
 
 def render_command(args: argparse.Namespace) -> int:
-    """Draw; any error is one line on stderr and exit status 1."""
-    from graphnn.core.errors import GraphError
-
     options = {"depth": args.depth, "legend": args.legend, "order": args.order,
                "rankdir": args.rankdir, "title": args.title, "backward": args.backward}
-    try:
-        graph, feeds, grads = diagram_inputs(args.backward, args.model)
-        if args.values:
-            options.update(values=graph.run(feeds), grads=grads)
-        try:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise GraphError(f"cannot create the folder {args.out.parent}: {error.strerror}") from None
-        path = graph.render(args.out, **options)
-    except GraphError as error:
-        print(f"graphnn render: {' '.join(str(error).split())}", file=sys.stderr)
-        return 1
+    graph, feeds, grads = diagram_inputs(args.backward, args.model)
+    if args.values:
+        options.update(values=graph.run(feeds), grads=grads)
+    make_folder(args.out.parent)
+    path = graph.render(args.out, **options)
     print(f"wrote {path}")
     return 0
+
+
+def make_folder(folder: Path) -> None:
+    """Create ``folder`` (and its parents) if missing; a failure is a GraphError naming it."""
+    from graphnn.core.errors import GraphError
+
+    if folder.exists() and not folder.is_dir():
+        raise GraphError(f"cannot create the folder {folder}: a file of that name is in the way")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise GraphError(f"cannot create the folder {folder}: {error.strerror or error}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,13 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     page.add_argument("--epochs", type=int, help="epochs to train (default 1000; 0 with --model)")
     page.add_argument("--record-every", type=int, default=50, help="record every K-th step (default 50)")
     args = parser.parse_args(argv)
-    if args.command == "explore":
-        return explore_command(args)
-    if args.command == "demo":
-        return demo(args.out)
-    if args.command == "render":
-        return render_command(args)
-    return 2
+    from graphnn.core.errors import GraphError
+
+    run = {"demo": lambda: demo(args.out), "render": lambda: render_command(args),
+           "explore": lambda: explore_command(args)}[args.command]
+    try:
+        return run()
+    except (GraphError, OSError) as error:  # one line, no traceback
+        text = str(error) if isinstance(error, GraphError) else f"{error.strerror or error}: {error.filename}"
+        print(f"graphnn {args.command}: {' '.join(text.removeprefix(args.command + ': ').split())}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -85,7 +85,12 @@ def grad(y: Node, xs: Node | Sequence[Node], upstream: Node | None = None,
     if not isinstance(y, Node):
         raise GraphError(f"grad: y must be a node, got {type(y).__name__}")
     single = isinstance(xs, Node)
-    xs = [xs] if single else list(xs)
+    try:
+        xs = [xs] if single else list(xs)
+    except TypeError:
+        raise GraphError(f"grad: xs must be a node or a list of nodes, got {type(xs).__name__}") from None
+    if not isinstance(allow_unused, bool):
+        raise GraphError(f"grad: allow_unused must be True or False, got {allow_unused!r}")
     for x in xs:
         if not isinstance(x, Node):
             raise GraphError(f"grad: can only differentiate with respect to nodes, got {type(x).__name__}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import weakref
 
+import dask.array as da
 import numpy as np
 
 from graphnn.core.errors import GraphError, check_count
@@ -35,16 +36,21 @@ def model_step(model, client=None) -> DistributedStep:
 
 
 def _check(model, X, y, what: str, client) -> None:
-    """Shapes and dtypes as ``Model.check_data`` checks them, plus the class labels' range (one pass)."""
+    """What ``Model.check_data`` checks: dtypes and shapes on empty arrays of X's and y's kinds, then one
+    pass over the cluster for finiteness and the class labels' range."""
     X, y = _as_dask(X), _as_dask(y)
-    model._check_inputs(X, what)
     if y.ndim == 0 or y.shape[0] != X.shape[0]:
         raise GraphError(f"{what}: X has {X.shape[0]} samples but y has "
                          f"{'no samples' if y.ndim == 0 else y.shape[0]}")
     model.check_data(np.zeros((0,) + X.shape[1:], X.dtype), np.zeros((0,) + y.shape[1:], y.dtype), what)
     classes = model.output.shape[1] if model.output.shape is not None and len(model.output.shape) == 2 else None
-    if y.ndim == 1 and y.dtype.kind in "iub" and classes is not None and y.shape[0]:
-        low, high = (int(v) for v in client.gather(client.compute([y.min(), y.max()])))
+    labels = y.ndim == 1 and y.dtype.kind in "iu" and classes is not None and y.shape[0]
+    finite = [da.isfinite(a).all() for a in (X, y) if a.dtype.kind == "f"]
+    found = client.gather(client.compute(finite + ([y.min(), y.max()] if labels else [])))
+    if not all(found[:len(finite)]):
+        raise GraphError(f"{what}: X or y holds NaN or Inf; data must be finite")
+    if labels:
+        low, high = (int(v) for v in found[len(finite):])
         if low < 0 or high >= classes:
             raise GraphError(f"{what}: class labels must lie in [0, {classes}) for the {classes} outputs of "
                              f"{model.layers[-1].name}, got values from {low} to {high}")

@@ -55,11 +55,11 @@ def node_stats(graph: Graph, feeds: Mapping, nodes: Sequence | None = None, *, b
     if np.ndim(bins) == 0:  # a first pass finds each node's range
         if isinstance(bins, bool) or int(bins) != bins or bins < 1:
             raise GraphError(f"graphnn.dask.node_stats: bins must be an integer >= 1 or bin edges, got {bins!r}")
-        first = step.merge(client.gather(step._submit("stats", "stats", data, 0, data.rows, None)))
+        first = step.merge(step.run("stats", "stats", data, 0, data.rows, None))
         edges = [_edges(m, int(bins)) for m in first]
     else:
         edges = [np.asarray(bins, np.float64)] * len(nodes)
-    merged = step.merge(client.gather(step._submit("stats", "stats", data, 0, data.rows, edges)))
+    merged = step.merge(step.run("stats", "stats", data, 0, data.rows, edges))
     return {n.name: _node_stats(m, e, data.rows) for n, m, e in zip(nodes, merged, edges)}
 
 

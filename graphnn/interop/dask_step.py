@@ -19,7 +19,7 @@ How a step runs:
   blob held as a Dask task; a worker unpickles it on first use and caches the result
   per process and thread, keyed by a random token. A worker that joins later (or
   is restarted after a crash) finds its cache empty and rebuilds it from the blob.
-- Each step the client broadcasts only the parameter arrays (``client.scatter``).
+- Each step the client sends only the parameter arrays (``client.scatter``); the workers share them.
 - Each worker runs the graph on its row chunks (or the part of a chunk inside a
   mini-batch's row range) and returns ``g_chunk * rows_chunk / rows_batch`` in
   float64: graphnn's losses are means over the batch (the book's joint
@@ -108,15 +108,19 @@ class _Data:
             if a.shape[0] != first.shape[0]:
                 raise GraphError(f"graphnn.dask: {names[0]} has {first.shape[0]} rows but {name} has "
                                  f"{a.shape[0]}")
-        arrays = [a if a.chunks[0] == first.chunks[0] else a.rechunk({0: first.chunks[0]}) for a in arrays]
-        persisted = client.persist(arrays)
+        self.sources = [a if a.chunks[0] == first.chunks[0] else a.rechunk({0: first.chunks[0]}) for a in arrays]
+        self.persist(client)
+        self.sizes = list(first.chunks[0])
+        self.starts = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.rows = int(self.starts[-1])
+
+    def persist(self, client) -> None:
+        """Hold the row chunks on the workers (again, after a failure lost some: they are recomputed)."""
+        persisted = client.persist(self.sources)
         self.chunks = []
         for a in persisted:
             by_key = {f.key: f for f in distributed.futures_of(a)}
             self.chunks.append([by_key[k] for k in flatten(a.__dask_keys__())])
-        self.sizes = list(first.chunks[0])
-        self.starts = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
-        self.rows = int(self.starts[-1])
         self.arrays = persisted
 
     def pieces(self, start: int, stop: int) -> list[tuple[int, int, int]]:
@@ -138,6 +142,10 @@ def _as_dask(a):
 
 # ---------------------------------------------------------------- the worker side
 
+RETRIES = 3  # times a step is computed again when workers are lost
+# What a lost worker can do to a step: its futures are cancelled, or its tasks die with it.
+LOST = (distributed.client.FutureCancelledError, distributed.KilledWorker, distributed.comm.CommClosedError,
+        OSError)
 TASKS: collections.Counter = collections.Counter()  # chunk tasks this process ran, by kind (read by tests)
 _RUNNERS: dict[tuple[str, int], _Runner] = {}
 
@@ -299,12 +307,23 @@ class DistributedStep:
         return self._data[key]
 
     def _submit(self, kind: str, group: str, data: _Data, start: int, stop: int, extra=None) -> list:
-        params = self.client.scatter([tuple(p.value.copy() for p in self.params)], broadcast=True,
-                                     hash=False)[0]
+        # to one worker; the others fetch it (a broadcast would wait for a worker that just died)
+        params = self.client.scatter([tuple(p.value.copy() for p in self.params)], hash=False, timeout=60)[0]
         total = stop - start
         return [self.client.submit(_chunk_task, self.blob, self.token, kind, group, params, lo, hi,
                                    (hi - lo) / total, extra, *(c[i] for c in data.chunks), pure=False)
                 for i, lo, hi in data.pieces(start, stop)]
+
+    def run(self, kind: str, group: str, data: _Data, start: int, stop: int, extra=None) -> list:
+        """The chunk tasks' results; a step a lost worker broke is computed again (its data re-persisted)."""
+        for attempt in range(RETRIES + 1):
+            try:
+                return self.client.gather(self._submit(kind, group, data, start, stop, extra))
+            except LOST as error:
+                if attempt == RETRIES:
+                    raise GraphError(f"graphnn.dask: a step failed {RETRIES + 1} times as workers were lost "
+                                     f"({type(error).__name__}: {error})") from None
+                data.persist(self.client)
 
     def gradients(self, arrays, rows: tuple[int, int] | None = None, accuracy=None) -> StepResult:
         """The summed gradient over ``rows`` (a range ``(start, stop)``; default all rows) of ``arrays``.
@@ -316,7 +335,7 @@ class DistributedStep:
         start, stop = (0, data.rows) if rows is None else rows
         if not 0 <= start < stop <= data.rows:
             raise GraphError(f"graphnn.dask: rows {start}:{stop} outside the data's {data.rows} rows")
-        results = self.client.gather(self._submit("grad", "train", data, start, stop, accuracy))
+        results = self.run("grad", "train", data, start, stop, accuracy)
         grads = [np.sum([r["grads"][k] for r in results], axis=0) for k in range(len(self.params))]
         grads = [g.astype(p.value.dtype) for g, p in zip(grads, self.params)]
         reg_loss = 0.0
@@ -332,7 +351,7 @@ class DistributedStep:
     def evaluate(self, arrays, accuracy=None) -> tuple[float, float, int]:
         """``(loss sum, correct, count)`` of the inference graph over all rows of ``arrays``."""
         data = arrays if isinstance(arrays, _Data) else self.data(arrays)
-        results = self.client.gather(self._submit("eval", "infer", data, 0, data.rows, accuracy))
+        results = self.run("eval", "infer", data, 0, data.rows, accuracy)
         return (sum(r["loss"] for r in results), sum(r.get("correct", 0.0) for r in results),
                 sum(r.get("count", 0) for r in results))
 

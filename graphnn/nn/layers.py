@@ -20,6 +20,8 @@ class Layer:
     type_name = "layer"
 
     def __init__(self, name: str | None = None):
+        if name is not None and (not isinstance(name, str) or not name or "/" in name or len(name) > 200):
+            raise GraphError(f"{type(self).__name__}: name must be a non-empty string without '/', got {name!r}")
         self.name = name
         self.named = False
 
@@ -29,6 +31,7 @@ class Layer:
         ``training=False`` builds the inference version; only :class:`Dropout`
         builds anything different (nothing: it passes its input through).
         """
+        _check_training(training)
         self.name_once()
         with scope(self.name):
             return self.forward(*(as_node(a) for a in args))
@@ -193,7 +196,7 @@ class Dropout(Layer):
         self.rate = check_number(rate, "Dropout: rate (the fraction of values dropped)", 0, 1)
 
     def __call__(self, x, training: bool = True) -> Node:
-        if not training:
+        if not _check_training(training):
             self.name_once()
             return as_node(x)
         return super().__call__(x)
@@ -221,3 +224,9 @@ class Softmax(Layer):
     def predictions(self, outputs: np.ndarray) -> np.ndarray:
         return np.argmax(outputs, axis=1)
 
+
+
+def _check_training(training) -> bool:
+    if not isinstance(training, bool):
+        raise GraphError(f"a layer's training= must be True or False, got {training!r}")
+    return training

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from graphnn.core.errors import GraphError
+from graphnn.core.errors import GraphError, check_number
 from graphnn.core.node import format_shape
 
 
@@ -64,6 +64,8 @@ class CategoricalAccuracy(Accuracy):
     type_name = "categorical"
 
     def __init__(self, binary: bool = False):
+        if not isinstance(binary, (bool, np.bool_)):
+            raise GraphError(f"CategoricalAccuracy: binary must be True or False, got {binary!r}")
         self.binary = bool(binary)
         super().__init__()
 
@@ -97,6 +99,8 @@ class RegressionAccuracy(Accuracy):
     type_name = "regression"
 
     def __init__(self, precision: float | None = None):
+        if precision is not None:
+            precision = check_number(precision, "RegressionAccuracy: precision", 0)
         self.precision = precision
         super().__init__()
 

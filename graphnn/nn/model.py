@@ -17,6 +17,7 @@ layers without dropout); training runs the compiled training graph with
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -26,13 +27,14 @@ import numpy as np
 from graphnn.autodiff.grad import grad
 from graphnn.core.building import scope
 from graphnn.core.errors import GraphError, check_count
-from graphnn.core.node import Input, Node, format_shape
+from graphnn.core.node import Input, Node
 from graphnn.graph import Graph
-from graphnn.nn import saving
+from graphnn.nn import checks, saving
 from graphnn.nn.layers import Dense, Dropout, Layer
 from graphnn.nn.losses import CategoricalCrossEntropy, Loss, regularization_loss
 from graphnn.nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from graphnn.nn.optimizers import Optimizer
+from graphnn.runtime.hooks import NumericsError
 from graphnn.seeing.health import gradients
 from graphnn.seeing.recorder import Recorder
 
@@ -168,8 +170,7 @@ class Model:
             raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
         epochs = check_count(epochs, "Model: epochs", 0)
         print_every = check_count(print_every, "Model: print_every", 1)
-        if batch_size is not None:
-            batch_size = check_count(batch_size, "Model: batch_size", 1)
+        batch_size = checks.check_options(batch_size, verbose)
         if record is not None and not isinstance(record, Recorder):
             raise GraphError(f"Model.train: record must be a gn.Recorder, got {record!r}")
         X, y = self.check_data(X, y, "training data")
@@ -190,7 +191,8 @@ class Model:
                 self.accuracy.new_pass()
                 loss_sum, loss_count = 0.0, 0
                 for step, rows in enumerate(batches):
-                    data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows], record)
+                    where = f"epoch {epoch}" + (f", step {step}" if batch_size is not None else "")
+                    data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows], where, record)
                     loss_sum += np.sum(samples)
                     loss_count += len(samples)
                     say.tick()
@@ -223,8 +225,12 @@ class Model:
                 f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
                 f"lr: {self.optimizer.current_learning_rate}")
 
-    def _step(self, X: np.ndarray, y: np.ndarray, record: Recorder | None = None):
-        """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy."""
+    def _step(self, X: np.ndarray, y: np.ndarray, where: str = "a step", record: Recorder | None = None):
+        """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy.
+
+        A NaN/Inf loss or gradient stops training before the update, with an
+        error naming ``where`` and the first node that went non-finite.
+        """
         feeds = {self.input: X, self.target: y}
         recording = record is not None and record.due(self.optimizer.iterations)
         values = self.graph.run(feeds, keep="all" if recording else "fetched")
@@ -234,7 +240,12 @@ class Model:
         reg_loss = values[self.regularization] if self.regularization is not None else 0
         predictions = self.output_layer_activation.predictions(values[self.output])
         accuracy = self.accuracy.calculate(predictions, y)
-        self.optimizer.step(self.params, [values[g] for g in self.grads])
+        if not math.isfinite(values[self.total_loss]):
+            raise self._diverged(feeds, where, f"the loss is {values[self.total_loss]}")
+        try:
+            self.optimizer.step(self.params, [values[g] for g in self.grads])
+        except GraphError as error:  # the gradients are right by construction: NaN/Inf or an overflow
+            raise self._diverged(feeds, where, str(error)) from None
         return data_loss, reg_loss, values[self.sample_losses], accuracy
 
     def gradient_graph(self) -> tuple | None:
@@ -248,6 +259,15 @@ class Model:
                 if mapping:
                     self._gradient_graph = Graph(list(dict.fromkeys(mapping.values()))), mapping
         return self._gradient_graph
+
+    def _diverged(self, feeds: dict, where: str, problem: str) -> GraphError:
+        """The error for a step that cannot be applied, naming the first NaN/Inf node (found by running it again)."""
+        try:
+            self.graph.run(feeds, check_numerics=True)
+        except NumericsError as error:
+            problem = f"training diverged: {problem}; the first NaN/Inf: {error}"
+        return GraphError(f"Model.train: {where}: {problem}. The parameters and optimizer state are those "
+                          f"before this step")
 
     def regularization_loss(self) -> float:
         """The current regularization loss of the trainable layers (0 without regularizers)."""
@@ -268,8 +288,7 @@ class Model:
             from graphnn.interop.dask import evaluate  # only with the dask extra
             return evaluate(self, X, y, verbose=verbose, client=client)
         self._require("evaluate")
-        if batch_size is not None:
-            batch_size = check_count(batch_size, "Model: batch_size", 1)
+        batch_size = checks.check_options(batch_size, verbose)
         X, y = self.check_data(X, y, "evaluation data")
         say, close = self._printer(verbose, 0)
         try:
@@ -302,9 +321,8 @@ class Model:
             from graphnn.interop.dask import predict  # only with the dask extra
             return predict(self, X, client=client)
         self._require("predict")
-        if batch_size is not None:
-            batch_size = check_count(batch_size, "Model: batch_size", 1)
-        X = self._check_inputs(np.asarray(X), "prediction data")
+        batch_size = checks.check_options(batch_size, True)
+        X = self._check_inputs(X, "prediction data")
         outputs = []
         for rows in _batches(len(X), batch_size):
             values = self.inference_graph.run({self.input: X[rows]}, fetch=[self.inference_output],
@@ -346,43 +364,17 @@ class Model:
             raise GraphError(f"Model.{what}: the model is not finalized; call model.finalize() "
                              f"after add() and set()")
 
-    def _check_inputs(self, X: np.ndarray, what: str) -> np.ndarray:
-        first = self.layers[0]
-        n_in = self.input.shape[1] if self.input.shape is not None else None
-        if X.ndim != 2 or (n_in is not None and X.shape[1] != n_in):
-            want = f"(N, {n_in})" if n_in is not None else "(N, features)"
-            raise GraphError(f"{what}: X must have shape {want} for {first.name}, "
-                             f"got {format_shape(X.shape)}")
-        return X
+    def _check_inputs(self, X: Any, what: str) -> np.ndarray:
+        return checks.check_inputs(self, X, what)
 
     def check_data(self, X: Any, y: Any, what: str = "data") -> tuple[np.ndarray, np.ndarray]:
-        """``X`` and ``y`` as arrays, checked against the model: shapes, sample counts, labels."""
+        """``X`` and ``y`` as arrays, checked against the model: numbers, finiteness, shapes, labels.
+
+        Everything a run would refuse is refused here, for the whole data at
+        once, so that training never stops halfway for bad data.
+        """
         self._require("check_data")
-        X = self._check_inputs(np.asarray(X), what)
-        y = np.asarray(y)
-        if y.ndim == 0 or len(y) != len(X):
-            raise GraphError(f"{what}: X has {len(X)} samples but y has "
-                             f"{'no samples' if y.ndim == 0 else len(y)}")
-        out = self.output.shape
-        if isinstance(self.loss, CategoricalCrossEntropy):
-            classes = out[1] if out is not None and len(out) == 2 else None
-            if y.ndim == 1:
-                if y.dtype.kind not in "iub":
-                    raise GraphError(f"{what}: class labels y must be integers, got {y.dtype}")
-                if len(y) and classes is not None and (y.min() < 0 or y.max() >= classes):
-                    raise GraphError(f"{what}: class labels must lie in [0, {classes}) for the "
-                                     f"{classes} outputs of {self.layers[-1].name}, got values from "
-                                     f"{y.min()} to {y.max()}")
-            elif y.ndim != 2 or (classes is not None and y.shape[1] != classes):
-                raise GraphError(f"{what}: y must be class indices (N,) or one-hot (N, {classes}) "
-                                 f"for {self.loss.name}, got shape {format_shape(y.shape)}")
-        elif out is not None and (y.ndim != len(out) or any(
-                d is not None and d != t for d, t in zip(out[1:], y.shape[1:]))):
-            hint = " (reshape it with y.reshape(-1, 1))" if y.ndim == 1 and len(out) == 2 else ""
-            raise GraphError(f"{what}: {type(self.loss).__name__} needs y of the outputs' shape "
-                             f"{format_shape((len(X),) + tuple(out[1:]))}, got "
-                             f"{format_shape(y.shape)}{hint}")
-        return X, y
+        return checks.check_data(self, X, y, what)
 
     def _printer(self, verbose: bool, total: int):
         """``say(line)`` (with ``say.tick()``) and ``close()``: plain prints, or a tqdm bar in a terminal."""

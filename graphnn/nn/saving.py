@@ -11,12 +11,20 @@ The file is a numpy ``.npz`` archive (a zip of ``.npy`` arrays). It holds:
 - ``layer0.weights``, ``layer0.biases``, ...: the parameters, by layer position.
 - ``optimizer.layer0.weights.momentums`` ...: the optimizer's state (model files).
 
-Loading uses ``np.load(..., allow_pickle=False)`` and ``json``, so reading a
-file cannot run code. Writing goes to a temporary file in the same folder,
-flushed to disk, then renamed over the target (``os.replace``), so an
-interrupted save leaves the old file or none, never half a file. A file that
-is truncated, corrupt, not graphnn's, or from another architecture gives a
-:class:`graphnn.GraphError` naming what is wrong, before any parameter changes.
+Loading reads the zip with :mod:`zipfile` and ``.npy`` headers with
+``numpy.lib.format`` (never pickle), so reading a file cannot run code. The
+JSON record is bounded (size, nesting, string lengths; no NaN, no repeated
+keys) and every field is checked: kinds, constructor arguments (booleans as
+booleans, finite numbers), Dense sizes against the parameter list, optimizer
+iterations, learning rate and state (every slot or none). Only the arrays
+the record names are read, each after its header's shape and dtype and the
+zip's stored size agree with the record; arrays must be finite. Writing goes
+to a temporary file in the same folder, flushed to disk, then renamed over
+the target (``os.replace``), so an interrupted save leaves the old file or
+none, never half a file. A file that is truncated, corrupt, tampered with,
+not graphnn's, or from another architecture gives a
+:class:`graphnn.GraphError` naming the file and the field, before any
+parameter changes.
 
 >>> model.save("spiral.npz")
 >>> model = gn.Model.load("spiral.npz")
@@ -27,9 +35,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import zipfile
-import zlib
 from typing import Any
 
 import numpy as np
@@ -37,48 +42,9 @@ import numpy as np
 from graphnn.core.errors import GraphError
 from graphnn.core.files import write_atomically
 from graphnn.core.node import format_shape
-from graphnn.nn.layers import Dense, Dropout, Layer, Linear, ReLU, Sigmoid, Softmax
-from graphnn.nn.losses import (
-    BinaryCrossEntropy,
-    CategoricalCrossEntropy,
-    Loss,
-    MeanAbsoluteError,
-    MeanSquaredError,
-)
-from graphnn.nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
-from graphnn.nn.optimizers import OPTIMIZERS
-
-FORMAT, VERSION, HEADER = "graphnn", 1, "__graphnn__"
-
-# Explicit registries: only these kinds can be saved and rebuilt.
-LAYERS: dict[str, type[Layer]] = {c.type_name: c for c in (Dense, ReLU, Softmax, Sigmoid, Linear, Dropout)}
-LOSSES: dict[str, type[Loss]] = {c.type_name: c for c in (CategoricalCrossEntropy, BinaryCrossEntropy,
-                                                     MeanSquaredError, MeanAbsoluteError)}
-ACCURACIES: dict[str, type[Accuracy]] = {c.type_name: c for c in (CategoricalAccuracy, BinaryAccuracy,
-                                                             RegressionAccuracy)}
-
-
-def register_layer(cls: type[Layer]) -> type[Layer]:
-    """Let models with layers of class ``cls`` be saved and loaded (a decorator).
-
-    The class needs a unique ``type_name`` and a ``config()`` whose keywords
-    rebuild it; its parameters are saved like Dense's.
-
-    >>> @gn.register_layer
-    ... class Softplus(gn.Layer):
-    ...     type_name = "softplus"
-    ...     def forward(self, x): return softplus(x)
-    """
-    if not (isinstance(cls, type) and issubclass(cls, Layer)) or issubclass(cls, Loss):
-        raise GraphError(f"register_layer: {cls!r} is not a Layer subclass")
-    name = getattr(cls, "type_name", None)
-    if not isinstance(name, str) or not name.isidentifier() or name == Layer.type_name:
-        raise GraphError(f"register_layer: {cls.__name__} needs a type_name of its own, got {name!r}")
-    if LAYERS.get(name, cls) is not cls:
-        raise GraphError(f"register_layer: type_name {name!r} is taken by {LAYERS[name].__name__}")
-    LAYERS[name] = cls
-    return cls
-
+from graphnn.nn.layers import Dense, Dropout, Layer
+from graphnn.nn.model_file import FORMAT, HEADER, VERSION, convert_exactly, read, short_text
+from graphnn.nn.registry import ACCURACIES, LAYERS, LOSSES, OPTIMIZERS, register_layer  # noqa: F401 (public)
 
 # ---------------------------------------------------------------- describing a model
 
@@ -157,43 +123,8 @@ def save_model(model, path) -> None:
     _write(path, header, arrays)
 
 
-# ---------------------------------------------------------------- reading
-
-def read(path) -> tuple[dict, dict[str, np.ndarray]]:
-    """The header and arrays of a graphnn file; any damage is a GraphError naming the file."""
-    try:
-        archive = np.load(os.fspath(path), allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise GraphError(f"{path}: not a graphnn model file (a single .npy array, not an .npz)")
-        with archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except GraphError:
-        raise
-    except FileNotFoundError:
-        raise GraphError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as error:
-        raise GraphError(f"{path}: not a readable graphnn model file (truncated or corrupt?): "
-                         f"{error}") from None
-    if HEADER not in arrays:
-        raise GraphError(f"{path}: not a graphnn model file (no {HEADER} record)")
-    try:
-        header = json.loads(str(arrays.pop(HEADER)))
-    except ValueError as error:
-        raise GraphError(f"{path}: the {HEADER} record is not valid JSON: {error}") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise GraphError(f"{path}: not a graphnn model file (format {header.get('format')!r})"
-                         if isinstance(header, dict) else f"{path}: malformed {HEADER} record")
-    if header.get("version") != VERSION:
-        raise GraphError(f"{path}: graphnn file version {header.get('version')!r}; this graphnn "
-                         f"reads version {VERSION}")
-    for key in ("layers", "parameters"):
-        if not isinstance(header.get(key), list):
-            raise GraphError(f"{path}: malformed {HEADER} record (no {key} list)")
-    return header, arrays
-
-
 def _check_architecture(model, header: dict, arrays: dict, path) -> list[tuple[Any, np.ndarray]]:
-    """``(parameter, array)`` pairs, once everything in the file matches ``model``."""
+    """``(parameter, array)`` pairs, once everything in the file matches ``model`` (arrays converted exactly)."""
     saved = header["layers"]
     if len(saved) != len(model.layers):
         raise GraphError(f"{path}: the file's model has {len(saved)} layers "
@@ -209,17 +140,19 @@ def _check_architecture(model, header: dict, arrays: dict, path) -> list[tuple[A
         if not same:
             raise GraphError(f"{path}: layer {i} ({layer.name}) is {_layer_text(entry)} in the file "
                              f"but {_layer_text(mine)} in this model")
+    entries = _param_entries(model)
+    extra = sorted({e["key"] for e in header["parameters"]} - {key for key, _ in entries})
+    if extra:
+        raise GraphError(f"{path}: parameters: {', '.join(extra)} belong to no parameter of this model")
     pairs = []
-    for key, param in _param_entries(model):
+    for key, param in entries:
         if key not in arrays:
             raise GraphError(f"{path}: no array {key} for {param.name}")
         array = arrays[key]
         if array.shape != param.value.shape:
             raise GraphError(f"{path}: {key} has shape {format_shape(array.shape)} but {param.name} "
                              f"has shape {format_shape(param.value.shape)}")
-        if array.dtype.kind != "f":
-            raise GraphError(f"{path}: {key} holds {array.dtype}, not floats")
-        pairs.append((param, array))
+        pairs.append((param, convert_exactly(array, param.value.dtype, f"{path}: {key} for {param.name}")))
     return pairs
 
 
@@ -232,70 +165,98 @@ def load_parameters(model, path) -> None:
     """Copy parameters from ``path`` into ``model`` (same architecture; checked before any change)."""
     model._require("load_parameters")
     header, arrays = read(path)
+    _rebuild(header, path)  # every config in the file must make sense, even those this does not use
     for param, array in _check_architecture(model, header, arrays, path):
-        np.copyto(param.value, array, casting="same_kind")
+        np.copyto(param.value, array)
 
 
 def assign_parameters(model, parameters) -> None:
-    """``model.set_parameters([(weights, biases), ...])``: shapes checked before any change."""
+    """``model.set_parameters([(weights, biases), ...])``: everything checked before any change.
+
+    Each array must hold finite real numbers of the parameter's shape that
+    convert to its dtype exactly.
+    """
     model._require("set_parameters")
-    parameters = list(parameters)
+    try:
+        parameters = [list(given) for given in parameters]
+    except TypeError:
+        raise GraphError("set_parameters: needs a list of (weights, biases) pairs, as get_parameters() "
+                         "returns") from None
     if len(parameters) != len(model.trainable_layers):
         raise GraphError(f"set_parameters: {len(parameters)} parameter sets for "
                          f"{len(model.trainable_layers)} trainable layers")
     pairs = []
     for layer, given in zip(model.trainable_layers, parameters):
         params = list(layer.parameters().values())
-        given = [np.asarray(a) for a in given]
+        try:
+            given = [np.asarray(a) for a in given]
+        except (TypeError, ValueError):
+            given = [np.empty(0, object)]
+        if any(a.dtype.kind not in "biuf" for a in given):
+            raise GraphError(f"set_parameters: {layer.name} needs arrays of real numbers, got "
+                             f"{', '.join(str(a.dtype) for a in given)}")
         if len(given) != len(params) or any(a.shape != p.value.shape for a, p in zip(given, params)):
             raise GraphError(f"set_parameters: {layer.name} needs arrays of shapes "
                              f"{', '.join(format_shape(p.value.shape) for p in params)}, got "
                              f"{', '.join(format_shape(a.shape) for a in given)}")
-        pairs += zip(params, given)
+        for param, array in zip(params, given):
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise GraphError(f"set_parameters: the array for {param.name} holds NaN or Inf")
+            pairs.append((param, convert_exactly(array, param.value.dtype, f"set_parameters: {param.name}")))
     for param, array in pairs:
-        np.copyto(param.value, array, casting="same_kind")
+        np.copyto(param.value, array)
 
 
 def load_model(path, model_class):
     """A finalized ``model_class`` (:class:`graphnn.Model`) rebuilt from a file written by ``model.save``."""
     header, arrays = read(path)
-    if header.get("content") != "model":
+    if header["content"] != "model":
         raise GraphError(f"{path}: holds only parameters (saved with save_parameters); build the model "
                          f"and call model.load_parameters(path), or save it with model.save(path)")
+    layers, loss, accuracy, optimizer = _rebuild(header, path)
     model = model_class()
-    state = np.random.get_state()  # building Dense layers draws weights: leave numpy's RNG as it was
-    try:
-        for i, entry in enumerate(header["layers"]):
-            model.add(_build(LAYERS, entry, f"layer {i}", path))
-        loss = _build(LOSSES, header.get("loss") or {}, "loss", path)
-        accuracy = _build(ACCURACIES, header.get("accuracy") or {}, "accuracy", path)
-        opt_entry = header.get("optimizer")
-        optimizer = _build(OPTIMIZERS, opt_entry, "optimizer", path) if opt_entry else None
-    finally:
-        np.random.set_state(state)
+    for layer in layers:
+        model.add(layer)
+    opt_entry = header.get("optimizer")
     for key, param in _param_entries(model):
-        if key in arrays:  # replaced by the file's arrays, keeping the file's dtype
-            param.value = np.array(arrays[key])
+        if key in arrays and arrays[key].shape == param.value.shape:  # the file's arrays, with its dtype
+            param.value = arrays[key]
+            param.dtype = arrays[key].dtype
     _check_architecture(model, header, arrays, path)
     model.set(loss=loss, accuracy=accuracy, optimizer=optimizer)
     model.finalize()
     if optimizer is not None:
-        optimizer.iterations = int(opt_entry.get("iterations", 0))
-        optimizer.current_learning_rate = float(opt_entry.get("current_learning_rate",
-                                                              optimizer.learning_rate))
-        for key, param in _param_entries(model):
-            slots = {slot: arrays.get(f"optimizer.{key}.{slot}") for slot in optimizer.slots}
-            if all(v is not None and v.shape == param.value.shape for v in slots.values()):
-                optimizer.load_state(param, slots)
+        optimizer.iterations = opt_entry["iterations"]
+        optimizer.current_learning_rate = float(opt_entry["current_learning_rate"])
+        if opt_entry["state"]:
+            for key, param in _param_entries(model):
+                optimizer.load_state(param, {slot: arrays[f"optimizer.{key}.{slot}"] for slot in optimizer.slots})
     return model
 
 
-def _build(registry: dict, entry: dict, what: str, path):
-    if not isinstance(entry, dict) or entry.get("kind") not in registry:
-        kind = entry.get("kind") if isinstance(entry, dict) else entry
-        raise GraphError(f"{path}: {what}: unknown kind {kind!r} (known: {', '.join(registry)})")
+def _rebuild(header: dict, path) -> tuple[list, Any, Any, Any]:
+    """The file's layers, loss, accuracy and optimizer (None for a parameters file), from its checked record.
+
+    Dense layers draw their initial weights; numpy's random state is left as it was.
+    """
+    state = np.random.get_state()
+    try:
+        layers = [_build(LAYERS, entry, f"layers[{i}]", path) for i, entry in enumerate(header["layers"])]
+    finally:
+        np.random.set_state(state)
+    if header["content"] != "model":
+        return layers, None, None, None
+    opt_entry = header.get("optimizer")
+    return (layers, _build(LOSSES, header["loss"], "loss", path),
+            _build(ACCURACIES, header["accuracy"], "accuracy", path),
+            _build(OPTIMIZERS, opt_entry, "optimizer", path) if opt_entry else None)
+
+
+def _build(registry: dict, entry: dict, field: str, path):
+    """An object of the (checked) ``entry``'s kind, from its config; the constructor's checks name the field."""
     config = entry.get("config", {})
     try:
         return registry[entry["kind"]](**config)
     except (TypeError, ValueError) as error:
-        raise GraphError(f"{path}: {what}: cannot rebuild {entry['kind']} from {config}: {error}") from None
+        raise GraphError(f"{path}: {field}: cannot rebuild {entry['kind']} from {short_text(config)}: "
+                         f"{error}") from None

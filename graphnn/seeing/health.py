@@ -15,6 +15,7 @@ import numpy as np
 
 from graphnn.autodiff.grad import grad
 from graphnn.core import ops
+from graphnn.core.errors import check_number
 from graphnn.core.node import Node, in_order
 from graphnn.core.primitive import ZERO
 from graphnn.seeing.stats import fmt, has_nonfinite, percent, stats
@@ -73,6 +74,13 @@ class Thresholds:
     clip_hit: float = 0.0
     vanishing_grad: float = 1e-7  # gradient norms below this vanish
     exploding_grad: float = 1e3  # and above this explode
+
+    def __post_init__(self):
+        for name in ("dead_relu", "saturation", "clip_hit"):
+            check_number(getattr(self, name), f"Thresholds: {name} (a fraction)", 0, 1, high_open=False)
+        check_number(self.saturation_eps, "Thresholds: saturation_eps", 0, 0.5)
+        check_number(self.vanishing_grad, "Thresholds: vanishing_grad", 0)
+        check_number(self.exploding_grad, "Thresholds: exploding_grad", self.vanishing_grad, low_open=True)
 
 
 @dataclass(frozen=True)
