@@ -12,6 +12,7 @@ compiler, hooks), ``graph`` (the Graph users run), ``nn`` (the book's
 toolbox), ``testing`` (gradient checks) and ``cli``.
 """
 
+from graphnn.autodiff.custom import custom_gradient
 from graphnn.autodiff.grad import grad
 from graphnn.core.building import reset_names, scope
 from graphnn.core.errors import GraphError
@@ -62,7 +63,7 @@ from graphnn.runtime.values import Values
 from graphnn.seeing.health import Finding, Thresholds, diagnose, gradients
 from graphnn.seeing.stats import stats
 from graphnn.seeing.summary import summary
-from graphnn.testing import check_grad
+from graphnn.testing import check_grad, compare_custom
 
 __all__ = [
     "Accuracy", "Adagrad", "Adam", "BinaryAccuracy", "BinaryCrossEntropy", "CategoricalAccuracy",
@@ -70,7 +71,8 @@ __all__ = [
     "Layer", "Linear", "Loss", "MeanAbsoluteError", "MeanSquaredError", "Model", "Node", "NumericsError",
     "Optimizer", "Parameter", "Primitive", "RMSprop", "ReLU", "RegressionAccuracy", "SGD", "ShapeError",
     "Sigmoid", "Softmax", "Thresholds", "Trace", "Values", "ZERO", "abs", "add", "add_bias", "check_grad",
-    "clip", "define_primitive", "diagnose", "div", "dropout_mask", "elementwise_shape", "exp", "grad",
+    "clip", "compare_custom", "custom_gradient", "define_primitive", "diagnose", "div", "dropout_mask",
+    "elementwise_shape", "exp", "grad",
     "gradients", "log", "matmul", "max", "maximum", "mean", "mul", "neg", "normalize", "pick",
     "register_layer", "regularization_loss", "reset_names", "same_shape", "scope", "sign", "square", "stats",
     "stop_gradient", "sub", "sum", "summary", "tanh", "transpose",
