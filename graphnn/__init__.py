@@ -12,6 +12,7 @@ compiler, hooks), ``graph`` (the Graph users run), ``nn`` (the book's
 toolbox), ``testing`` (gradient checks) and ``cli``.
 """
 
+from graphnn.autodiff.custom import custom_gradient
 from graphnn.autodiff.grad import grad
 from graphnn.core.building import reset_names, scope
 from graphnn.core.errors import GraphError
@@ -65,7 +66,7 @@ from graphnn.seeing.health import Finding, Thresholds, diagnose, gradients
 from graphnn.seeing.recorder import Recorder
 from graphnn.seeing.stats import stats
 from graphnn.seeing.summary import summary
-from graphnn.testing import check_grad
+from graphnn.testing import check_grad, compare_custom
 
 __all__ = [
     "Accuracy", "Adagrad", "Adam", "BinaryAccuracy", "BinaryCrossEntropy", "CategoricalAccuracy",
@@ -73,10 +74,11 @@ __all__ = [
     "Input", "Layer", "Linear", "Loss", "MeanAbsoluteError", "MeanSquaredError", "Model", "Node",
     "NumericsError", "Optimizer", "Parameter", "Primitive", "RMSprop", "ReLU", "Recorder", "RegressionAccuracy",
     "SGD", "ShapeError", "Sigmoid", "Softmax", "Thresholds", "Trace", "Values", "ZERO", "abs", "add",
-    "add_bias", "check_grad", "clip", "datasets", "define_primitive", "diagnose", "div", "dropout_mask",
-    "elementwise_shape", "exp", "explore", "grad", "gradients", "log", "matmul", "max", "maximum", "mean",
-    "mul", "neg", "normalize", "pick", "register_layer", "regularization_loss", "reset_names", "same_shape",
-    "scope", "sign", "square", "stats", "stop_gradient", "sub", "sum", "summary", "tanh", "transpose",
+    "add_bias", "check_grad", "clip", "compare_custom", "custom_gradient", "datasets", "define_primitive",
+    "diagnose", "div", "dropout_mask", "elementwise_shape", "exp", "explore", "grad", "gradients", "log",
+    "matmul", "max", "maximum", "mean", "mul", "neg", "normalize", "pick", "register_layer",
+    "regularization_loss", "reset_names", "same_shape", "scope", "sign", "square", "stats", "stop_gradient",
+    "sub", "sum", "summary", "tanh", "transpose",
 ]
 
 

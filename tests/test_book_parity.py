@@ -9,6 +9,7 @@ import pytest
 from nnfs.datasets import spiral_data
 
 import graphnn as gn
+from benchmarks import book_chapters
 from benchmarks import book_numpy as bk
 
 BOOK_LINE = "epoch: 10000, acc: 0.967, loss: 0.074, lr: 0.04975126853296942"
@@ -133,3 +134,41 @@ def test_the_model_api_trains_exactly_as_the_books_loop(book_numpy, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("epoch: 100, acc: ") and "(data_loss: " in out[0] and ", reg_loss: " in out[0]
     assert out[1].endswith(f"lr: {model.optimizer.current_learning_rate}")
+
+
+# ------------------------------------------------------------ the chapter examples, line for line
+
+CHAPTERS = [("10", 301), ("11", 301), ("14", 301), ("15", 201), ("16", 1001), ("17", 201)]
+
+
+@pytest.mark.parametrize("chapter, epochs", CHAPTERS)
+def test_chapter_examples_print_the_books_lines_and_reach_its_weights(book_numpy, chapter, epochs):
+    """Each example, shortened, against the book's own script for that chapter (benchmarks/book_chapters.py):
+    every printed line equal, and every final weight and bias equal bit for bit (dtype included)."""
+    mine, book, params, weights = book_chapters.compare(chapter, epochs)
+    assert len(mine) == len(book) == epochs // 100 + 1 + (chapter not in ("10", "17"))
+    for k, (a, b) in enumerate(zip(mine, book)):
+        assert a == b, f"line {k}: graphnn {a!r}, book {b!r}"
+    assert len(params) == len(weights)
+    for a, b in zip(params, weights):
+        assert a.dtype == b.dtype == np.float32
+        assert np.array_equal(a, b)
+
+
+def test_the_books_float64_dropout_mask_is_an_explicit_option(book_numpy, tmp_path):
+    """gn.Dropout keeps a float32 network float32; mask_dtype="float64" computes as the book does:
+    float64 from the dropout on, float32 again after the next np.dot (which nnfs.init() replaced)."""
+    X = gn.Input("X", shape=(None, 4), dtype="float32")
+    plain, book = gn.Dropout(0.1), gn.Dropout(0.1, mask_dtype="float64")
+    dense = gn.Dense(4, 2)
+    h32, h64 = plain(X), book(X)
+    assert h32.dtype == np.float32 and h64.dtype == np.float64 and dense(h64).dtype == np.float32
+    x = np.random.randn(5, 4)
+    np.random.seed(5)
+    values = gn.Graph([h64]).run({X: x})
+    np.random.seed(5)
+    mask = np.random.binomial(1, 0.9, size=x.shape) / 0.9
+    assert values[h64].dtype == np.float64 and np.array_equal(values[h64], x * mask)
+    assert book.config() == {"rate": 0.1, "mask_dtype": "float64"} and plain.config() == {"rate": 0.1}
+    with pytest.raises(gn.GraphError, match="mask_dtype must be a float dtype"):
+        gn.Dropout(0.1, mask_dtype="int32")

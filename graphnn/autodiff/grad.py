@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from graphnn.autodiff import custom as customs
 from graphnn.autodiff import rewrite as rewrites
 from graphnn.core import ops
 from graphnn.core.building import backward_scope, scope_path
@@ -64,7 +65,7 @@ def _check_upstream(y: Node, upstream) -> Node:
 
 
 def grad(y: Node, xs: Node | Sequence[Node], upstream: Node | None = None,
-         allow_unused: bool = False, rewrite: bool | str = True) -> list[Node] | Node:
+         allow_unused: bool = False, rewrite: bool | str = True, custom=True) -> list[Node] | Node:
     """Gradient nodes of ``y`` with respect to each of ``xs``.
 
     ``y`` must be a scalar unless ``upstream`` (a node or array of ``y``'s
@@ -72,11 +73,16 @@ def grad(y: Node, xs: Node | Sequence[Node], upstream: Node | None = None,
     an error, unless ``allow_unused=True``, which gives it a zero gradient. A
     node that ``y`` depends on only through ``stop_gradient`` gets a zero gradient.
 
-    With ``rewrite=True`` (the default) a mean categorical cross-entropy over
-    a Softmax gets the book's joint gradient ``(softmax - one_hot) / N`` as
-    one node; ``rewrite="strict"`` also zeroes rows the loss clipped, as the
-    plain chain does; ``rewrite=False`` keeps the plain chain (see
-    :mod:`graphnn.autodiff.rewrite`). A node used several times gets the sum
+    Declared gradients (:func:`graphnn.custom_gradient`) replace the chain of
+    primitives they cover where valid (:mod:`graphnn.autodiff.custom`);
+    ``custom=False`` uses none, ``custom="name"`` (or a set of names) only
+    those. The library declares the book's closed forms: with ``rewrite=True``
+    (the default) a mean categorical cross-entropy over a Softmax gets the
+    book's joint gradient ``(softmax - one_hot) / N`` as one node, Sigmoid,
+    binary cross-entropy, squared and absolute error the book's expressions;
+    ``rewrite="strict"`` also zeroes rows the cross-entropy clipped, as the
+    plain chain does; ``rewrite=False`` keeps the plain chain for all of them
+    (see :mod:`graphnn.autodiff.rewrite`). A node used several times gets the sum
     of its uses' gradients, added in the order the uses were created (a
     layer's data gradient, then its L1, then its L2 penalty, as the book adds them).
 
@@ -113,7 +119,7 @@ def grad(y: Node, xs: Node | Sequence[Node], upstream: Node | None = None,
         if n in wanted or any(i in needs for i in n.inputs):
             needs.add(n)
     mode = rewrites.mode_of(rewrite)
-    shortcuts = rewrites.find(order, wanted) if mode else {}
+    declared = customs.applicable(order, wanted, needs, customs.selector(custom, mode))
 
     with backward_scope():
         contributions: dict[Node, list[Node]] = {}
@@ -128,9 +134,12 @@ def grad(y: Node, xs: Node | Sequence[Node], upstream: Node | None = None,
                 grads[n] = g
                 if n.kind != "op":
                     continue
-                if n in shortcuts:
-                    m = shortcuts[n]
-                    contributions.setdefault(m.logits, []).append(rewrites.joint_gradient(g, m, mode))
+                if n in declared:
+                    d = declared[n]
+                    with scope_path(("grad",) + n.scope + d.scope):
+                        for x, gx in zip(d.inputs, d.gradients(g, mode)):
+                            if x in needs and gx is not None:
+                                contributions.setdefault(x, []).append(gx)
                     continue
                 for i, (x, rule) in enumerate(zip(n.inputs, n.prim.grads or (None,) * len(n.inputs))):
                     if x not in needs or rule is ZERO:

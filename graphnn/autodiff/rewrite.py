@@ -1,14 +1,16 @@
-"""Graph rewrites used by :func:`graphnn.grad`: the joint Softmax + cross-entropy gradient.
+"""The joint Softmax + cross-entropy gradient, declared as a custom gradient by the loss.
 
 The book's chapter 9 shows that the gradient of the mean categorical
 cross-entropy of a softmax, with respect to the softmax's input (the logits),
 is ``(softmax - one_hot) / N``. Differentiating the chain primitive by
 primitive (mean, neg, log, pick, clip, normalize, exp, sub) gives the same
-value with many more operations and the rounding of each. :func:`find` spots
-the chain in a graph; :func:`joint_gradient` builds the single
-``softmax_cce_grad`` node that replaces it. The rewrite applies only when
-none of the chain's inner nodes feeds anything else the loss depends on
-(their gradients would be lost) and none of them, nor the labels, is asked for.
+value with many more operations and the rounding of each. When
+:class:`graphnn.CategoricalCrossEntropy` is called on a Softmax output,
+:func:`declare_joint` recognises the chain (:func:`match`) and declares
+:func:`joint_gradient`, the single ``softmax_cce_grad`` node, as its custom
+gradient (:mod:`graphnn.autodiff.custom`). It applies only when none of the
+chain's inner nodes feeds anything else the loss depends on (their gradients
+would be lost) and none of them, nor the labels, is asked for.
 
 Clipped rows. The loss clips probabilities to ``[1e-7, 1 - 1e-7]`` so that
 ``log`` never sees 0. The clip's own gradient is zero on and beyond those
@@ -32,9 +34,9 @@ modes, chosen with ``grad(..., rewrite=...)``:
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
+from graphnn.autodiff.custom import declare
 from graphnn.core import ops
 from graphnn.core.errors import GraphError
 from graphnn.core.nn_ops import softmax_cce_grad
@@ -122,20 +124,19 @@ def _picked(node: Node):
     return (clip, labels, picking) if _op(clip, ops.CLIP) else None
 
 
-def find(order: list[Node], wanted: set) -> dict[Node, SoftmaxCCE]:
-    """Matched chains among ``order`` (every node the loss depends on), by their mean node.
+def declare_joint(loss: Node) -> Node:
+    """Declare the book's joint gradient on ``loss`` if it is the mean CCE of a Softmax; return ``loss``.
 
-    A chain is left alone when one of its inner nodes is used twice within
-    ``order`` or is in ``wanted`` (a gradient asked for), or when labels are.
+    Called by :class:`graphnn.CategoricalCrossEntropy`. The declaration
+    (:mod:`graphnn.autodiff.custom`, named ``softmax_cce``) covers the nodes
+    between the logits and the loss; :func:`graphnn.grad` uses it where they
+    feed nothing else and none of them, nor the labels, is asked for.
     """
-    uses = Counter(i for n in order for i in n.inputs)
-    found = {}
-    for n in order:
-        m = match(n)
-        if m is None or m.labels in wanted or any(uses[i] != 1 or i in wanted for i in m.inner):
-            continue
-        found[n] = m
-    return found
+    m = match(loss)
+    if m is not None:
+        declare(loss, (m.logits,), lambda g, mode: joint_gradient(g, m, mode), "softmax_cce",
+                book=True, takes_mode=True)
+    return loss
 
 
 MODES = {True: "book", "book": "book", "strict": "strict"}
@@ -158,7 +159,12 @@ def joint_gradient(g: Node, m: SoftmaxCCE, mode: str = "book") -> Node:
     of the loss itself the multiplication by 1 is left out. ``mode="strict"``
     zeroes clipped rows as the plain chain does (see the module docstring).
     """
-    joint = softmax_cce_grad(m.probs, m.labels, m.lo, m.hi, mask_clipped=mode == "strict")
+    return times_upstream(softmax_cce_grad(m.probs, m.labels, m.lo, m.hi, mask_clipped=mode == "strict"), g)
+
+
+def times_upstream(d: Node, g: Node) -> Node:
+    """``d * g`` for a scalar loss's gradient ``g``; just ``d`` when ``g`` is the seed ``ones_like``
+    of the loss (the book's closed forms start from the loss itself, with no multiplication by 1)."""
     if _op(g, ops.ONES_LIKE) and g.shape == ():
-        return joint
-    return ops.mul(joint, g)
+        return d
+    return ops.mul(d, g)

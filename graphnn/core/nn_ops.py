@@ -30,17 +30,23 @@ def _sign(x, at_zero=0.0):
     return out
 
 
-def _dropout_mask(x, rate):
+def _dropout_mask(x, rate, dtype=None):
     # Drawn at run time from numpy's global generator, exactly as the book's
-    # Layer_Dropout does, so nnfs.init()'s seed gives the book's masks. Cast to
-    # x's dtype so a float32 network stays float32.
+    # Layer_Dropout does, so nnfs.init()'s seed gives the book's masks. The
+    # book's division gives float64; cast to x's dtype (dtype=None) so a
+    # float32 network stays float32, or to dtype.
     keep = 1.0 - rate
-    return (np.random.binomial(1, keep, size=x.shape) / keep).astype(x.dtype, copy=False)
+    mask = np.random.binomial(1, keep, size=x.shape) / keep
+    return mask.astype(x.dtype if dtype is None else dtype, copy=False)
 
 
-def _dropout_mask_rule(x: Aval, rate):
+def _dropout_mask_rule(x: Aval, rate, dtype=None):
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
         raise ShapeError(f"dropout rate must be a number in [0, 1), got {rate!r}")
+    if dtype is not None:
+        if np.dtype(dtype).kind != "f":
+            raise ShapeError(f"dropout mask dtype must be a float type, got {dtype!r}")
+        return x.shape, np.dtype(dtype)
     return x.shape, s.float_dtype(x)
 
 
@@ -114,9 +120,9 @@ _sign_node = define_primitive(
     "sign", _sign, s.same_shape, (ZERO,), attrs=("at_zero",), check_shapes=False, aliases=False,
     doc="-1, 0 or +1 by the sign of x, with at_zero where x == 0")
 _dropout_mask_node = define_primitive(
-    "dropout_mask", _dropout_mask, _dropout_mask_rule, (ZERO,), attrs=("rate",), pure=False,
+    "dropout_mask", _dropout_mask, _dropout_mask_rule, (ZERO,), attrs=("rate", "dtype"), pure=False,
     check_shapes=False, aliases=False,
-    doc="random (a new draw on every run): binomial(1, 1 - rate, x.shape) / (1 - rate), in x's dtype")
+    doc="random (a new draw on every run): binomial(1, 1 - rate, x.shape) / (1 - rate), in x's dtype or dtype")
 _softmax_cce_grad_node = define_primitive(
     "softmax_cce_grad", _softmax_cce_grad, _softmax_cce_grad_rule, (_softmax_cce_grad_dp, None),
     attrs=_CCE_ATTRS, broadcasts=False, check_shapes=False, aliases=False,
@@ -142,8 +148,9 @@ def sign(x, at_zero=0.0, name=None) -> Node:
     return _sign_node(x, at_zero=at_zero, name=name)
 
 
-def dropout_mask(x, rate, name=None) -> Node:
-    return _dropout_mask_node(x, rate=rate, name=name)
+def dropout_mask(x, rate, dtype=None, name=None) -> Node:
+    """The book's dropout mask for ``x``: float ``x.shape``, in ``x``'s dtype unless ``dtype`` is given."""
+    return _dropout_mask_node(x, rate=rate, dtype=None if dtype is None else np.dtype(dtype).name, name=name)
 
 
 def softmax_cce_grad(probs, labels, lo=1e-7, hi=1 - 1e-7, mask_clipped=False, name=None) -> Node:

@@ -35,11 +35,12 @@ class Node:
 
     ``kind`` is ``"input"``, ``"parameter"``, ``"constant"`` or ``"op"``; ``op``
     is the primitive's name (the kind, for leaves). ``backward`` is true for
-    nodes created by :func:`graphnn.grad`.
+    nodes created by :func:`graphnn.grad`. ``custom`` holds the gradient rules
+    declared for this node as an output (:mod:`graphnn.autodiff.custom`), or None.
     """
 
     __slots__ = ("prim", "op", "inputs", "attrs", "name", "scope", "shape", "dtype",
-                 "kind", "value", "backward", "serial", "__weakref__")
+                 "kind", "value", "backward", "serial", "custom", "__weakref__")
 
     def __init__(self, prim: Any, inputs: tuple = (), attrs: dict | None = None, *,
                  kind: str = "op", name: str | None = None,
@@ -56,6 +57,7 @@ class Node:
         self.backward = building_backward()
         self.serial = next(_serial)
         self.name = name
+        self.custom = None
 
     @property
     def label(self) -> str:
@@ -77,6 +79,16 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name}: {format_shape(self.shape)} {self.dtype_str}>"
+
+    def __getstate__(self) -> dict:
+        # A pickled node (sent to a Dask worker) runs as it is; its declared gradient rules are closures
+        # that only the process that built them can use, so they stay behind.
+        return {k: getattr(self, k) for k in self.__slots__ if k not in ("__weakref__", "custom")}
+
+    def __setstate__(self, state: dict) -> None:
+        for k, v in state.items():
+            object.__setattr__(self, k, v)
+        self.custom = None
 
     # Nodes are identities, never compared by value.
     __hash__ = object.__hash__

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from graphnn.core.kernels import NUMPY_DOT
 from graphnn.core.node import format_shape
 from graphnn.core.primitive import Aval, ShapeError
 
@@ -129,7 +130,17 @@ def matmul(a: Aval, b: Aval):
                          f"inner dimensions {a.shape[1]} and {b.shape[0]} differ")
     rows = a.shape[0] if a.shape is not None else None
     cols = b.shape[1] if b.shape is not None else None
-    return (rows, cols), result_dtype(a, b)
+    return (rows, cols), dot_dtype(a, b)
+
+
+def dot_dtype(a: Aval, b: Aval):
+    """The dtype ``np.dot`` gives, as it is now: ``nnfs.init()`` replaces it by one that returns
+    float32 whatever it multiplies (so a float64 dropout output times float32 weights is float32
+    in the book's network); numpy's own gives the result dtype."""
+    dt = result_dtype(a, b)
+    if dt is None or a.dtype is None or b.dtype is None or np.dot is NUMPY_DOT:
+        return dt
+    return np.dot(np.zeros((1, 1), a.dtype), np.zeros((1, 1), b.dtype)).dtype
 
 
 def transpose(x: Aval):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from graphnn.autodiff.custom import declare
 from graphnn.core import nn_ops, ops
 from graphnn.core.building import context, scope, unique_name
 from graphnn.core.errors import GraphError, check_count, check_number
@@ -154,13 +155,17 @@ class ReLU(Layer):
 class Sigmoid(Layer):
     """``1 / (1 + exp(-x))``: outputs in (0, 1), for binary logistic regression.
 
-    Its predictions are ``outputs > 0.5`` as 0/1.
+    Its predictions are ``outputs > 0.5`` as 0/1. Its gradient is declared as
+    the book's ``dvalues * (1 - output) * output`` (a custom gradient named
+    ``sigmoid``; ``grad(..., rewrite=False)`` differentiates the primitives).
     """
 
     type_name = "sigmoid"
 
     def forward(self, x: Node) -> Node:
-        return ops.div(1.0, ops.add(1.0, ops.exp(ops.neg(x))))
+        y = ops.div(1.0, ops.add(1.0, ops.exp(ops.neg(x))))
+        declare(y, (x,), lambda g: ops.mul(ops.mul(g, ops.sub(1.0, y)), y), "sigmoid", book=True)
+        return y
 
     def predictions(self, outputs: np.ndarray) -> np.ndarray:
         return (outputs > 0.5) * 1
@@ -185,15 +190,30 @@ class Dropout(Layer):
     builds nothing and returns ``x``, so an inference graph is built by
     calling the layers again with ``training=False`` (the Model does this).
 
+    The mask is cast to ``x``'s dtype, so a float32 network stays float32.
+    The book's mask is float64 (``binomial(...) / rate``), which makes its
+    network compute in float64 from the dropout on: ``mask_dtype="float64"``
+    does the same, to reproduce the book's numbers (``examples/ch15_dropout.py``).
+
     >>> h = Dropout(0.1)(relu_out)                   # training graph
     >>> h_eval = dropout(relu_eval, training=False)  # inference: h_eval is relu_eval
+    >>> Dropout(0.1, mask_dtype="float64")           # the book's float64 mask
     """
 
     type_name = "dropout"
 
-    def __init__(self, rate: float, name: str | None = None):
+    def __init__(self, rate: float, name: str | None = None, *, mask_dtype: str | None = None):
         super().__init__(name)
         self.rate = check_number(rate, "Dropout: rate (the fraction of values dropped)", 0, 1)
+        if mask_dtype is not None:
+            try:
+                dtype = np.dtype(mask_dtype)
+            except TypeError:
+                dtype = None
+            if dtype is None or dtype.kind != "f":
+                raise GraphError(f"Dropout: mask_dtype must be a float dtype such as 'float64', got {mask_dtype!r}")
+            mask_dtype = dtype.name
+        self.mask_dtype = mask_dtype
 
     def __call__(self, x, training: bool = True) -> Node:
         if not _check_training(training):
@@ -202,10 +222,10 @@ class Dropout(Layer):
         return super().__call__(x)
 
     def forward(self, x: Node) -> Node:
-        return ops.mul(x, nn_ops.dropout_mask(x, self.rate))
+        return ops.mul(x, nn_ops.dropout_mask(x, self.rate, dtype=self.mask_dtype))
 
     def config(self) -> dict:
-        return {"rate": self.rate}
+        return {"rate": self.rate} if self.mask_dtype is None else {"rate": self.rate, "mask_dtype": self.mask_dtype}
 
 
 class Softmax(Layer):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from graphnn.autodiff.custom import declare
+from graphnn.autodiff.rewrite import declare_joint, times_upstream
 from graphnn.core import nn_ops, ops
 from graphnn.core.errors import GraphError
 from graphnn.core.node import Node, format_shape
@@ -20,10 +22,24 @@ from graphnn.nn.layers import Layer
 
 
 class Loss(Layer):
-    """Base: ``forward`` returns ``mean(sample_losses(predictions, targets))``."""
+    """Base: ``forward`` returns ``mean(sample_losses(predictions, targets))``.
+
+    A loss whose book backward is a closed form (``book_gradient``) declares
+    it as the loss's custom gradient with respect to the predictions, so
+    :func:`graphnn.grad` computes the book's expression, in its order of
+    operations (``grad(..., rewrite=False)`` differentiates the primitives instead).
+    """
 
     def forward(self, predictions: Node, targets: Node) -> Node:
-        return ops.mean(self.sample_losses(predictions, targets))
+        loss = ops.mean(self.sample_losses(predictions, targets))
+        if type(self).book_gradient is not Loss.book_gradient:
+            declare(loss, (predictions,), lambda g: times_upstream(self.book_gradient(predictions, targets), g),
+                    self.type_name, book=True)
+        return loss
+
+    def book_gradient(self, predictions: Node, targets: Node) -> Node:
+        """The book's ``dinputs`` of the mean loss, ``(N, K)``, or nothing to declare."""
+        raise NotImplementedError
 
     def sample_losses(self, predictions: Node, targets: Node) -> Node:
         """Per-sample losses ``(N,)``."""
@@ -53,6 +69,9 @@ class CategoricalCrossEntropy(Loss):
 
     type_name = "cce"
 
+    def forward(self, probs: Node, labels: Node) -> Node:
+        return declare_joint(super().forward(probs, labels))
+
     def sample_losses(self, probs: Node, labels: Node) -> Node:
         clipped = ops.clip(probs, 1e-7, 1 - 1e-7)
         if labels.shape is not None and len(labels.shape) == 2:
@@ -78,6 +97,12 @@ class BinaryCrossEntropy(Loss):
                                      ops.mul(ops.sub(1, targets), ops.log(ops.sub(1, clipped)))))
         return ops.mean(per_output, axis=-1)
 
+    def book_gradient(self, outputs: Node, targets: Node) -> Node:
+        # -(y / clipped - (1 - y) / (1 - clipped)) / outputs / samples
+        clipped = ops.clip(outputs, 1e-7, 1 - 1e-7)
+        d = ops.neg(ops.sub(ops.div(targets, clipped), ops.div(ops.sub(1, targets), ops.sub(1, clipped))))
+        return _per_output_and_sample(d, outputs)
+
 
 class MeanSquaredError(Loss):
     """``mean((y - p) ** 2)`` over outputs, then over samples. ``outputs, targets: (N, K)``."""
@@ -88,11 +113,19 @@ class MeanSquaredError(Loss):
         self.check_targets(outputs, targets)
         return ops.mean(ops.square(ops.sub(targets, outputs)), axis=-1)
 
+    def book_gradient(self, outputs: Node, targets: Node) -> Node:
+        # -2 * (y - pred) / outputs / samples
+        return _per_output_and_sample(ops.mul(-2, ops.sub(targets, outputs)), outputs)
+
 
 class MeanAbsoluteError(Loss):
     """``mean(|y - p|)`` over outputs, then over samples. ``outputs, targets: (N, K)``.
 
-    The derivative of ``|d|`` at ``d = 0`` is 0, as the book's ``np.sign``.
+    The derivative of ``|d|`` at ``d = 0`` is 0, as the book's ``np.sign``. The
+    book's backward, ``np.sign(y - pred) / outputs / samples``, has the wrong
+    sign (the derivative with respect to ``pred`` is ``-sign(y - pred)``); the
+    declared gradient is ``-sign(y - pred) / outputs / samples``, the book's
+    numbers negated.
     """
 
     type_name = "mae"
@@ -100,6 +133,14 @@ class MeanAbsoluteError(Loss):
     def sample_losses(self, outputs: Node, targets: Node) -> Node:
         self.check_targets(outputs, targets)
         return ops.mean(nn_ops.abs_(ops.sub(targets, outputs)), axis=-1)
+
+    def book_gradient(self, outputs: Node, targets: Node) -> Node:
+        return _per_output_and_sample(ops.neg(nn_ops.sign(ops.sub(targets, outputs))), outputs)
+
+
+def _per_output_and_sample(d: Node, outputs: Node) -> Node:
+    """``d / outputs / samples``, the book's two divisions (``outputs (N, K)``: by K, then by N)."""
+    return ops.div(ops.div(d, ops.count(outputs, axis=-1)), ops.count(outputs, axis=0))
 
 
 def regularization_loss(layers: Iterable[Layer]) -> Node | None:

@@ -143,6 +143,8 @@ def _emit_cluster(container, path: tuple, members: dict[tuple, list], names: dic
         if len(child) == len(path) + 1 and child[:len(path)] == path:
             with container.subgraph(name=names[child]) as sub:
                 label = "grad: backward pass" if child == ("grad",) else child[-1]
+                if child[-1] == "custom_gradient" and len(child) > 2:  # gn.custom_gradient's scope
+                    label = f"custom gradient of {child[-2]}"
                 sub.attr(label=dot_text([label]), **STYLES["grad_cluster" if child[0] == "grad" else "cluster"])
                 _emit_cluster(sub, child, members, names)
 
