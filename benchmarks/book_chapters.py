@@ -200,6 +200,7 @@ def chapter17(epochs=10001):
 
 CHAPTERS = {"10": chapter10, "11": chapter11, "14": chapter14, "15": chapter15, "16": chapter16,
             "17": chapter17}
+MODEL_CHAPTERS = {"18": bk.train_chapter18, "22": bk.train_chapter22}
 EXAMPLES = {"10": "ch10_adam.py", "11": "ch11_validation.py", "14": "ch14_l2.py", "15": "ch15_dropout.py",
             "16": "ch16_binary.py", "17": "ch17_regression.py"}
 
@@ -236,6 +237,9 @@ def main(argv):
     chapter, rest = argv[0], [a for a in argv[1:] if a != "--compare"]
     epochs = int(rest[0]) if rest else 10001
     nnfs.init()
+    if chapter in MODEL_CHAPTERS:  # the Model chapters: the book's Model class prints as it trains
+        MODEL_CHAPTERS[chapter](epochs)
+        return 0
     if "--compare" not in argv:
         for text in CHAPTERS[chapter](epochs)[0]:
             print(text)

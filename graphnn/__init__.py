@@ -61,7 +61,6 @@ from graphnn.nn.optimizers import SGD, Adagrad, Adam, Optimizer, RMSprop
 from graphnn.nn.saving import register_layer
 from graphnn.runtime.hooks import NumericsError, Trace
 from graphnn.runtime.values import Values
-from graphnn.seeing.explore import Explorer, explore
 from graphnn.seeing.health import Finding, Thresholds, diagnose, gradients
 from graphnn.seeing.recorder import Recorder
 from graphnn.seeing.stats import stats
@@ -83,9 +82,12 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """``gn.onnx`` and ``gn.dask``: the optional extras, imported on first use."""
-    if name in ("onnx", "dask"):
-        import importlib
+    """Imported on first use: ``gn.onnx`` and ``gn.dask`` (optional extras), ``gn.explore`` and
+    ``gn.Explorer`` (the drawing code is slow to import, and most programs draw nothing)."""
+    import importlib
 
+    if name in ("onnx", "dask"):
         return importlib.import_module(f"graphnn.interop.{name}")
+    if name in ("explore", "Explorer"):
+        return getattr(importlib.import_module("graphnn.seeing.explore"), name)
     raise AttributeError(f"module 'graphnn' has no attribute {name!r}")

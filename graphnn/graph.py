@@ -24,8 +24,6 @@ from graphnn.core.primitive import Aval
 from graphnn.runtime.hooks import NumericsCheck
 from graphnn.runtime.plan import Plan
 from graphnn.runtime.values import Values
-from graphnn.seeing import render as rendering
-from graphnn.seeing.explore import Explorer, explore
 from graphnn.seeing.stats import preview
 from graphnn.seeing.summary import Summary, summary
 
@@ -222,26 +220,32 @@ class Graph:
 
     def render(self, path: str, **options) -> str:
         """Write a Graphviz diagram; the format comes from the suffix. See :mod:`graphnn.seeing.render`."""
-        return rendering.render(self, path, **options)
+        return _drawing().render(self, path, **options)
 
     def to_dot(self, **options):
         """The diagram as a ``graphviz.Digraph``."""
-        return rendering.to_dot(self, **options)
+        return _drawing().to_dot(self, **options)
 
     def summary(self, values: Mapping | None = None, depth: int = 1) -> Summary:
         """A table of layers with output shapes and parameter counts; ``print`` it."""
         return summary(self, values, depth)
 
-    def explore(self, path=None, **options) -> Explorer:
+    def svg(self, **options) -> str:
+        """The diagram as SVG text (the options of :meth:`render`)."""
+        return _drawing().svg(self, **options)
+
+    def explore(self, path=None, **options):
         """Write the interactive explorer page (``.html``); see :func:`graphnn.seeing.explore.explore`.
 
         >>> graph.explore("net.html", values=graph.run(feeds), grads=grads, history=recorder)
         """
+        from graphnn.seeing.explore import explore  # deferred with the rest of the drawing code
+
         return explore(self, path, **options)
 
     def _repr_svg_(self) -> str:
         """Jupyter shows a graph as its diagram."""
-        return rendering.svg(self)
+        return self.svg()
 
 
 def _open_batch(shape: tuple) -> tuple:
@@ -255,6 +259,14 @@ def _remember(cache: OrderedDict, key, value) -> None:
     cache.move_to_end(key)
     if len(cache) > MAX_PLANS:
         cache.popitem(last=False)
+
+
+def _drawing():
+    """graphnn.seeing.render, imported on first use: with graphviz and the lookup of the Graphviz program it
+    takes about 0.1 s to import, and most programs draw nothing."""
+    from graphnn.seeing import render
+
+    return render
 
 
 def _networkx():

@@ -37,6 +37,7 @@ from graphnn.core.building import gc_paused
 from graphnn.core.errors import GraphError
 from graphnn.core.kernels import Kernel
 from graphnn.core.node import Node, format_shape
+from graphnn.runtime import rewrites
 
 # Values smaller than this are not worth a buffer: numpy allocates them from a
 # cache, and a ufunc writing in place into a tiny array is slower than one
@@ -72,13 +73,15 @@ def compile_program(nodes: list[Node], inputs: list[Node], kept: list[Node], ava
 
 
 def _compile_program(nodes, inputs, kept, avals, optimize, pool, hooked) -> Program:
+    sources: dict = {}  # node -> the nodes a rewritten node's kernel reads (graphnn.runtime.rewrites)
     if optimize:
         rep, folded = simplify(nodes, avals)
+        sources, rewritten = rewrites.rewrite(nodes, avals, rep, folded, kept)
     else:
-        rep, folded = {n: n for n in nodes}, {}
-    kernels, order = _live(nodes, [rep[k] for k in kept], rep, folded, avals, optimize)
+        rep, folded, rewritten = {n: n for n in nodes}, {}, {}
+    kernels, order = _live(nodes, [rep[k] for k in kept], rep, folded, avals, optimize, sources, rewritten)
     # the nodes each kernel reads, by kernel.args; None where a ready constant stands in
-    args = {n: [None if p in k.consts else rep[n.inputs[p]] for p in k.args]
+    args = {n: [None if p in k.consts else rep[sources.get(n, n.inputs)[p]] for p in k.args]
             for n, k in kernels.items()}
     owned, c_order = _sharing(order, kernels, args)
     buffer_of: dict[Node, int] = {}
@@ -162,18 +165,19 @@ def _fold(n: Node, ins: list[Node], folded: dict, avals: dict):
     return value
 
 
-def _live(nodes, kept_reps, rep, folded, avals, optimize):
+def _live(nodes, kept_reps, rep, folded, avals, optimize, sources, rewritten):
     """Kernels of the nodes that kept values need, and those nodes in order."""
     live = set(kept_reps)
     kernels: dict[Node, Kernel] = {}
     for n in reversed(nodes):
         if n not in live or rep[n] is not n or n.kind != "op" or n in folded:
             continue
-        kernel = _kernel(n, avals, optimize)
+        kernel = rewritten.get(n) or _kernel(n, avals, optimize)
         kernels[n] = kernel
+        reads = sources.get(n, n.inputs)
         for p in kernel.args:
             if p not in kernel.consts:
-                live.add(rep[n.inputs[p]])
+                live.add(rep[reads[p]])
     return kernels, [n for n in nodes if n in live]
 
 

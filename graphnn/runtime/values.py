@@ -8,7 +8,6 @@ import numpy as np
 
 from graphnn.core.errors import did_you_mean
 from graphnn.core.node import Node, format_shape
-from graphnn.seeing.render import svg
 
 
 class Values(Mapping):
@@ -55,4 +54,4 @@ class Values(Mapping):
         return "Values(\n  " + "\n  ".join(rows) + "\n)"
 
     def _repr_svg_(self) -> str | None:
-        return None if self.graph is None else svg(self.graph, values=self)
+        return None if self.graph is None else self.graph.svg(values=self)
