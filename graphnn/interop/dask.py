@@ -16,7 +16,7 @@ import weakref
 import dask.array as da
 import numpy as np
 
-from graphnn.core.errors import GraphError, check_count
+from graphnn.core.errors import GraphError
 from graphnn.interop.dask_stats import NodeStats, node_stats  # noqa: F401 (public here)
 from graphnn.interop.dask_step import DistributedStep, StepResult, _as_dask, get_client, gradients, is_dask  # noqa: F401
 
@@ -70,60 +70,30 @@ def train(model, X, y, *, epochs: int = 1, batch_size: int | None = None, print_
     runs chunk by chunk on the workers; the optimizer steps once on the client.
     """
     client = get_client(client)
-    model._require("train")
-    if model.optimizer is None:
-        raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
-    epochs, print_every = check_count(epochs, "Model: epochs", 0), check_count(print_every, "Model: print_every", 1)
-    batch_size = None if batch_size is None else check_count(batch_size, "Model: batch_size", 1)
+    epochs, print_every, batch_size = model._options(epochs, print_every, batch_size, verbose, validation_data)
     _check(model, X, y, "training data", client)
     if validation_data is not None:
-        if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-            raise GraphError("Model.train: validation_data must be a pair (X_val, y_val)")
         _check(model, *validation_data, "validation data", client)
     step = model_step(model, client)
     data = step.data([X, y])
     _init_accuracy(model.accuracy, y, client)
-    steps = 1 if batch_size is None else max(1, math.ceil(data.rows / batch_size))
-    history = {k: [] for k in ("accuracy", "loss", "data_loss", "reg_loss", "learning_rate")}
-    history["validation"] = None
-    say, close = model._printer(verbose, epochs * steps)
     acc = model.accuracy
-    try:
-        for epoch in range(1, epochs + 1):
-            if batch_size is not None:
-                say(f"epoch: {epoch}")
-            acc.new_pass()
-            loss_sum = 0.0
-            for k in range(steps):
-                rows = None if batch_size is None else (k * batch_size, min(data.rows, (k + 1) * batch_size))
-                result = step.gradients(data, rows, accuracy=acc)
-                model.optimizer.step(model.params, result.grads)
-                acc.accumulated_sum += result.correct
-                acc.accumulated_count += result.count
-                accuracy, data_loss, reg_loss = result.correct / result.count, result.data_loss, result.reg_loss
-                loss_sum += data_loss * result.rows
-                say.tick()
-                if batch_size is not None and (not k % print_every or k == steps - 1):
-                    say(model._line(f"step: {k}", accuracy, data_loss, reg_loss))
-            if batch_size is None:
-                if not epoch % print_every:
-                    say(model._line(f"epoch: {epoch}", accuracy, data_loss, reg_loss))
-            else:
-                data_loss, reg_loss = loss_sum / data.rows, model.regularization_loss()
-                accuracy = acc.calculate_accumulated()
-                say(model._line("training", accuracy, data_loss, reg_loss))
-                if validation_data is not None:
-                    history["validation"] = _evaluate(model, *validation_data, say, client)
-            history["accuracy"].append(float(accuracy))
-            history["loss"].append(float(data_loss + reg_loss))
-            history["data_loss"].append(float(data_loss))
-            history["reg_loss"].append(float(reg_loss))
-            history["learning_rate"].append(model.optimizer.current_learning_rate)
-        if validation_data is not None and (batch_size is None or epochs == 0):
-            history["validation"] = _evaluate(model, *validation_data, say, client)
-    finally:
-        close()
-    return history
+
+    def one(k: int, where: str) -> tuple:
+        rows = None if batch_size is None else (k * batch_size, min(data.rows, (k + 1) * batch_size))
+        result = step.gradients(data, rows, accuracy=acc)
+        model.optimizer.step(model.params, result.grads)
+        acc.accumulated_sum += result.correct
+        acc.accumulated_count += result.count
+        return (result.data_loss, result.reg_loss, result.data_loss * result.rows, result.rows,
+                result.correct / result.count)
+
+    def validate(say) -> dict:
+        return _evaluate(model, *validation_data, say, client)
+
+    n_batches = 1 if batch_size is None else max(1, math.ceil(data.rows / batch_size))
+    return model._loop(n_batches, one, None if validation_data is None else validate, epochs, print_every,
+                       batch_size, verbose)
 
 
 def evaluate(model, X, y, *, verbose: bool = True, client=None) -> dict:

@@ -165,39 +165,58 @@ class Model:
             from graphnn.interop.dask import train  # only with the dask extra
             return train(self, X, y, epochs=epochs, batch_size=batch_size, print_every=print_every,
                          validation_data=validation_data, verbose=verbose, client=client)
-        self._require("train")
-        if self.optimizer is None:
-            raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
-        epochs = check_count(epochs, "Model: epochs", 0)
-        print_every = check_count(print_every, "Model: print_every", 1)
-        batch_size = checks.check_options(batch_size, verbose)
+        epochs, print_every, batch_size = self._options(epochs, print_every, batch_size, verbose, validation_data)
         if record is not None and not isinstance(record, Recorder):
             raise GraphError(f"Model.train: record must be a gn.Recorder, got {record!r}")
         X, y = self.check_data(X, y, "training data")
         if validation_data is not None:
-            if not (isinstance(validation_data, (tuple, list)) and len(validation_data) == 2):
-                raise GraphError("Model.train: validation_data must be a pair (X_val, y_val)")
             validation_data = self.check_data(*validation_data, "validation data")
-
         self.accuracy.init(y)
         batches = _batches(len(X), batch_size)
+
+        def step(k: int, where: str) -> tuple:
+            data_loss, reg_loss, samples, accuracy = self._step(X[batches[k]], y[batches[k]], where, record)
+            return data_loss, reg_loss, np.sum(samples), len(samples), accuracy
+
+        validate = None if validation_data is None else (lambda say: self._evaluate(*validation_data, batch_size, say))
+        return self._loop(len(batches), step, validate, epochs, print_every, batch_size, verbose)
+
+    def _options(self, epochs, print_every, batch_size, verbose, validation_data) -> tuple:
+        """``train``'s options, checked: ``(epochs, print_every, batch_size)``."""
+        self._require("train")
+        if self.optimizer is None:
+            raise GraphError("Model.train: no optimizer; call model.set(optimizer=...) first")
+        if validation_data is not None and not (isinstance(validation_data, (tuple, list))
+                                                and len(validation_data) == 2):
+            raise GraphError("Model.train: validation_data must be a pair (X_val, y_val)")
+        return (check_count(epochs, "Model: epochs", 0), check_count(print_every, "Model: print_every", 1),
+                checks.check_options(batch_size, verbose))
+
+    def _loop(self, n_batches: int, step, validate, epochs: int, print_every: int, batch_size: int | None,
+              verbose: bool) -> dict:
+        """The book's training loop, printing its lines; returns the history.
+
+        ``step(k, where)`` trains on batch ``k`` and returns ``(data_loss,
+        reg_loss, sum of the batch's sample losses, its rows, accuracy)``;
+        ``validate(say)`` (or None) evaluates. The Dask path runs the same loop.
+        """
         history = {k: [] for k in ("accuracy", "loss", "data_loss", "reg_loss", "learning_rate")}
         history["validation"] = None
-        say, close = self._printer(verbose, epochs * len(batches))
+        say, close = self._printer(verbose, epochs * n_batches)
         try:
             for epoch in range(1, epochs + 1):
                 if batch_size is not None:
                     say(f"epoch: {epoch}")
                 self.accuracy.new_pass()
                 loss_sum, loss_count = 0.0, 0
-                for step, rows in enumerate(batches):
-                    where = f"epoch {epoch}" + (f", step {step}" if batch_size is not None else "")
-                    data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows], where, record)
-                    loss_sum += np.sum(samples)
-                    loss_count += len(samples)
+                for k in range(n_batches):
+                    where = f"epoch {epoch}" + (f", step {k}" if batch_size is not None else "")
+                    data_loss, reg_loss, batch_loss, rows, accuracy = step(k, where)
+                    loss_sum += batch_loss
+                    loss_count += rows
                     say.tick()
-                    if batch_size is not None and (not step % print_every or step == len(batches) - 1):
-                        say(self._line(f"step: {step}", accuracy, data_loss, reg_loss))
+                    if batch_size is not None and (not k % print_every or k == n_batches - 1):
+                        say(self._line(f"step: {k}", accuracy, data_loss, reg_loss))
                 if batch_size is None:
                     if not epoch % print_every:
                         say(self._line(f"epoch: {epoch}", accuracy, data_loss, reg_loss))
@@ -206,15 +225,15 @@ class Model:
                     reg_loss = self.regularization_loss()
                     accuracy = self.accuracy.calculate_accumulated()
                     say(self._line("training", accuracy, data_loss, reg_loss))
-                    if validation_data is not None:
-                        history["validation"] = self._evaluate(*validation_data, batch_size, say)
+                    if validate is not None:
+                        history["validation"] = validate(say)
                 history["accuracy"].append(float(accuracy))
                 history["loss"].append(float(data_loss + reg_loss))
                 history["data_loss"].append(float(data_loss))
                 history["reg_loss"].append(float(reg_loss))
                 history["learning_rate"].append(self.optimizer.current_learning_rate)
-            if validation_data is not None and (batch_size is None or epochs == 0):
-                history["validation"] = self._evaluate(*validation_data, batch_size, say)
+            if validate is not None and (batch_size is None or epochs == 0):
+                history["validation"] = validate(say)
         finally:
             close()
         return history
@@ -403,7 +422,7 @@ class Model:
 def _is_terminal() -> bool:
     try:
         return sys.stdout.isatty()
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError):  # a closed or replaced stdout
         return False
 
 
