@@ -6,7 +6,10 @@ so results can be compared with a single-process run.
 
 import os
 import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import dask.array as da
 import numpy as np
@@ -190,3 +193,15 @@ def test_default_client_and_errors(client, spiral):
         model.train(Xd, yd + 5, client=client)
     with pytest.raises(gn.GraphError, match=r"X must have shape \(N, 2\)"):
         model.evaluate(da.zeros((10, 3), chunks=5, dtype=np.float32), yd[:10], client=client)
+
+
+def test_the_example_trains_on_its_own_cluster_and_matches_one_process():
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "GRAPHNN_EPOCHS": "8", "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, str(root / "examples" / "dask_training.py")], env=env, cwd=root,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = done.stdout
+    difference = float(out.split("largest weight difference: ")[1].split(" (")[1].split(" of")[0])
+    assert difference < 1e-2  # SGD with momentum, 8 steps: float32 rounding apart
+    assert "dead neurons (0 for every row):" in out and "validation, acc: " in out
