@@ -37,7 +37,9 @@ class Kernel:
     gives the node a buffer (only if ``out``). ``inplace``: inputs whose buffer
     may be the output buffer (elementwise ops). ``views``: inputs the result may
     share memory with. ``expr``: inline code instead of a call (``"{0}.T"``).
-    ``consts``: input positions replaced by a ready value.
+    ``consts``: input positions replaced by a ready value. ``fresh_layout``:
+    the result is a new C-ordered array whatever its inputs' layouts (``np.dot``,
+    fancy indexing); otherwise it may follow them, as numpy's ufuncs do.
     """
 
     fn: Callable | None
@@ -47,6 +49,7 @@ class Kernel:
     views: tuple[int, ...] = ()
     expr: str | None = None
     consts: dict[int, Any] = field(default_factory=dict)
+    fresh_layout: bool = False
 
 
 def plain_kernel(forward: Callable, n_inputs: int, aliases: bool = True) -> Kernel:
@@ -237,7 +240,7 @@ def matmul_kernel(node, ins, out):
             return NUMPY_DOT(x, y, out)
         return np.dot(x, y)
 
-    return Kernel(matmul, (0, 1), out=True)
+    return Kernel(matmul, (0, 1), out=True, fresh_layout=True)
 
 
 def transpose_kernel(node, ins, out):
@@ -270,7 +273,7 @@ def pick_kernel(node, ins, out):
         check_labels(v, y)
         return v[rows, y]
 
-    return Kernel(pick, (0, 1))
+    return Kernel(pick, (0, 1), fresh_layout=True)
 
 
 def unpick_kernel(node, ins, out):
@@ -288,7 +291,7 @@ def unpick_kernel(node, ins, out):
         out[rows, y] = v
         return out
 
-    return Kernel(unpick, (0, 1), out=True)
+    return Kernel(unpick, (0, 1), out=True, fresh_layout=True)
 
 
 def broadcast_like_kernel(node, ins, out):
@@ -351,5 +354,5 @@ def filled_kernel(fill: Callable) -> Callable:
 
         def like():
             return fill(shape, dtype=dtype)
-        return Kernel(like, ())
+        return Kernel(like, (), fresh_layout=True)
     return build

@@ -210,8 +210,10 @@ def _sharing(order, kernels, args) -> tuple[dict, dict]:
         reads = [a for a in args[n] if a is not None]
         viewed = [args[n][kernel.args.index(p)] for p in kernel.views]
         owned[n] = frozenset().union(*(owned[a] for a in viewed))
-        passes_through = kernel.expr == "{0}"
-        c_order[n] = all(c_order[a] for a in reads) and (not viewed or passes_through)
+        if viewed:  # a view: C-ordered only if it is its input unchanged
+            c_order[n] = kernel.expr == "{0}" and all(c_order[a] for a in viewed)
+        else:
+            c_order[n] = kernel.fresh_layout or all(c_order[a] for a in reads)
     return owned, c_order
 
 
@@ -235,7 +237,8 @@ def _plan_memory(order, kernels, args, avals, kept, c_order):
             shared |= storage.get(args[n][kernel.args.index(p)], frozenset())
         aval = avals[n]
         if kernel.out and aval.shape and None not in aval.shape and aval.dtype is not None \
-                and math.prod(aval.shape) >= POOL_MIN_SIZE and all(c_order[a] for a in args[n] if a is not None):
+                and math.prod(aval.shape) >= POOL_MIN_SIZE \
+                and (kernel.fresh_layout or all(c_order[a] for a in args[n] if a is not None)):
             candidates.add(n)
             shared.add(n)
         storage[n] = frozenset(shared)
