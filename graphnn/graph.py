@@ -132,6 +132,8 @@ class Graph:
         return in buffers reused from run to run; results are the same bit for
         bit (:mod:`graphnn.runtime.compiler`). A run with a hook is never optimized.
         """
+        if not isinstance(check_numerics, bool):
+            raise GraphError(f"check_numerics must be True or False, got {check_numerics!r}")
         if check_numerics:
             hook = NumericsCheck(hook)
         if hook is not None and not callable(hook):

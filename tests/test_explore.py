@@ -233,6 +233,22 @@ def test_cli_explore(book_numpy, tmp_path, capsys, open_page):
         assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_demo_page_shows_the_notebooks_tensors(book_numpy, tmp_path, capsys, open_page):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
+    assert f"wrote {tmp_path / 'explore.html'}" in capsys.readouterr().out
+    from graphnn.cli import seed_network
+
+    gn.reset_names()  # the same names as the demo's graph
+    graph, feeds, probs, loss = seed_network()  # the notebook's run, again (nnfs.init() seeds it the same)
+    values = graph.run(feeds)
+    page = open_page(tmp_path / "explore.html")
+    page.locator('[data-node="dense1/matmul"]').first.click()
+    assert page.locator("#inspector h2").inner_text() == "dense1/matmul"
+    assert stats_shown(page) == expected_stats(values["dense1/matmul"])
+    page.locator('[data-node="softmax1/normalize"]').first.click()
+    assert stats_shown(page) == expected_stats(values[probs])
+
+
 def test_example_shows_dead_neurons_appearing(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), GRAPHNN_EPOCHS="401")
     run = subprocess.run([sys.executable, str(ROOT / "examples" / "explore_training.py")], cwd=tmp_path, env=env,

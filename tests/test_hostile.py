@@ -1279,3 +1279,17 @@ def test_a_step_the_optimizer_refuses_for_another_reason_is_not_called_divergenc
                     r"The parameters and optimizer state are those before this step")
     assert "diverged" not in str(error)
     assert _same(before, _state(model))
+
+
+# ---------------------------------------------------------------- options that once passed for something else
+
+def test_options_that_would_pass_for_true_are_refused():
+    X = gn.Input("x", shape=(None, 3))
+    graph = gn.Graph([gn.sum(gn.exp(X))])
+    with pytest.raises(gn.GraphError, match="check_numerics must be True or False, got 'yes'"):
+        graph.run({X: np.ones((2, 3))}, check_numerics="yes")
+    with pytest.raises(gn.GraphError, match="rewrite must be True, False, 'book' or 'strict', got 1"):
+        gn.grad(graph.outputs[0], [X], rewrite=1)
+    values = graph.run({X: np.ones((2, 3))})
+    with pytest.raises(gn.GraphError, match="thresholds must be a gn.Thresholds"):
+        gn.diagnose(graph, values, thresholds="x")

@@ -147,7 +147,9 @@ def mode_of(rewrite) -> str | None:
     if rewrite is False or rewrite is None:
         return None
     try:
-        return MODES[rewrite]
+        if rewrite is True or isinstance(rewrite, str):  # not 1, 0.0 ...: they would pass for True
+            return MODES[rewrite]
+        raise KeyError(rewrite)
     except (KeyError, TypeError):
         raise GraphError(f"grad: rewrite must be True, False, 'book' or 'strict', got {rewrite!r}") from None
 

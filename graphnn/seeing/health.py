@@ -15,7 +15,7 @@ import numpy as np
 
 from graphnn.autodiff.grad import grad
 from graphnn.core import ops
-from graphnn.core.errors import check_number
+from graphnn.core.errors import GraphError, check_number
 from graphnn.core.node import Node, in_order
 from graphnn.core.primitive import ZERO
 from graphnn.seeing.stats import fmt, has_nonfinite, percent, stats
@@ -127,6 +127,8 @@ def diagnose(graph, values: Mapping, grads: Mapping | None = None,
     >>> [f.check for f in gn.diagnose(graph, values)]
     ['dead_relu']
     """
+    if thresholds is not None and not isinstance(thresholds, Thresholds):
+        raise GraphError(f"diagnose: thresholds must be a gn.Thresholds(...), got {type(thresholds).__name__}")
     limits = thresholds or Thresholds()
     grad_arrays = gradient_values(grads, values)
     structural_zero = {n for n, g in (grads or {}).items() if isinstance(g, Node) and g.prim is ops.ZEROS_LIKE}
