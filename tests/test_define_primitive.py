@@ -102,3 +102,10 @@ def test_a_wrong_definition_is_a_clear_error():
         softplus(gn.Input("a"), gn.Input("b"))
     with pytest.raises(gn.GraphError, match=r"softplus: unknown attribute beta \(it takes none\)"):
         softplus(gn.Input("a"), beta=2)
+    scaled = gn.define_primitive("scaled", lambda x, k: x * k, lambda x, k: (x.shape, x.dtype), (None,), attrs=("k",))
+    with pytest.raises(gn.GraphError, match=r"the shape rule of scaled failed: .*missing 1 required positional "
+                                            r"argument: 'k'"):
+        scaled(gn.Input("b"))
+    broken = gn.define_primitive("broken_rule", np.exp, lambda x: x.shape, (None,))  # returns no dtype
+    with pytest.raises(gn.GraphError, match="the shape rule of broken_rule failed"):
+        broken(gn.Input("c", shape=(2, 3)))

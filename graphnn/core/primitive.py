@@ -124,10 +124,12 @@ class Primitive:
     def check(self, node: Node, ins: list[Aval]) -> tuple:
         """The shape rule on ``ins``; a mistake is a GraphError naming the node and its inputs."""
         try:
-            return self.infer(*ins, **node.attrs)
-        except ShapeError as e:
+            shape, dtype = self.infer(*ins, **node.attrs)
+        except (ShapeError, TypeError, ValueError) as e:  # TypeError: a missing or unknown attribute
             shapes = ", ".join(f"{i.name} {format_shape(a.shape)}" for i, a in zip(node.inputs, ins))
-            raise GraphError(f"{node.location}: {e} [inputs: {shapes}]") from None
+            what = "" if isinstance(e, ShapeError) else f"the shape rule of {self.name} failed: "
+            raise GraphError(f"{node.location}: {what}{e} [inputs: {shapes}]") from None
+        return shape, dtype
 
 
 PRIMITIVES: dict[str, Primitive] = {}  # every primitive by name: names are unique
