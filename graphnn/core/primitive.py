@@ -125,6 +125,9 @@ class Primitive:
         """The shape rule on ``ins``; a mistake is a GraphError naming the node and its inputs."""
         try:
             shape, dtype = self.infer(*ins, **node.attrs)
+            dtype = None if dtype is None else np.dtype(dtype)
+            if shape is not None and not isinstance(shape, tuple):
+                raise ValueError(f"it gave the shape {shape!r}, not a tuple")
         except (ShapeError, TypeError, ValueError) as e:  # TypeError: a missing or unknown attribute
             shapes = ", ".join(f"{i.name} {format_shape(a.shape)}" for i, a in zip(node.inputs, ins))
             what = "" if isinstance(e, ShapeError) else f"the shape rule of {self.name} failed: "
