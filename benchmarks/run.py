@@ -1,4 +1,4 @@
-"""graphnn's benchmarks (issue 6): is the graph engine as fast as hand-written numpy?
+"""graphnn's benchmarks: is the graph engine as fast as hand-written numpy, and as the book's own code?
 
     python benchmarks/run.py            # all seven cases, about ten minutes
     python benchmarks/run.py --quick    # a smoke run of every case, seconds
@@ -136,7 +136,7 @@ def graphnn_mlp(X, y, weights, optimize=True):
 
 
 def model_api_step(X, y, weights):
-    """graphnn's Model API (issue 4), one full-batch epoch per step, output quiet."""
+    """graphnn's Model API, one full-batch epoch per step, output quiet."""
     model = gn.Model()
     for i, (w, b) in enumerate(weights):
         dense = gn.Dense(*w.shape)
@@ -250,11 +250,7 @@ def case1(quick: bool, results: dict) -> None:
         "graphnn, graph + gn.grad + gn.Adam": graphnn_mlp(X, y, weights),
         "graphnn, same, optimize=False": graphnn_mlp(X, y, weights, optimize=False),
     }
-    if hasattr(gn, "Model"):
-        try:
-            steps["graphnn, Model API (train, 1 epoch)"] = model_api_step(X, y, weights)
-        except Exception as error:  # the Model API is another issue's work in progress
-            print(f"  (Model API skipped: {type(error).__name__}: {error})")
+    steps["graphnn, Model API (train, 1 epoch)"] = model_api_step(X, y, weights)
     steps.update(_optional(OTHER_MLP, X, y, weights))
     _same_start(steps, ref)
     samples = interleaved(steps, rounds=3 if quick else 40, inner=3 if quick else 40)

@@ -289,7 +289,7 @@ def test_a_primitive_without_a_rule_is_named():
         gn.grad(out, [X])
 
 
-# ------------------------------------------------------------ training primitives (issue 4)
+# ------------------------------------------------------------ training primitives
 
 def test_abs_square_and_sign_rules():
     rng = np.random.default_rng(11)
