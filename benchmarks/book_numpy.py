@@ -378,50 +378,6 @@ class Optimizer_Adam(_Optimizer):
         layer.biases += -lr * b_mom / (np.sqrt(b_cache) + self.epsilon)
 
 
-def train_chapter10(epochs=10001, print_every=100, out=print):
-    """Chapter 10's Adam run on spiral data (call ``nnfs.init()`` first).
-
-    Returns ``(params, last_line)`` where params maps names to the final
-    weight/bias arrays and last_line is the last progress line printed.
-    """
-    from nnfs.datasets import spiral_data
-
-    X, y = spiral_data(samples=100, classes=3)
-    dense1 = Layer_Dense(2, 64)
-    activation1 = Activation_ReLU()
-    dense2 = Layer_Dense(64, 3)
-    loss_activation = Activation_Softmax_Loss_CategoricalCrossentropy()
-    optimizer = Optimizer_Adam(learning_rate=0.05, decay=5e-7)
-
-    last_line = None
-    for epoch in range(epochs):
-        dense1.forward(X)
-        activation1.forward(dense1.output)
-        dense2.forward(activation1.output)
-        loss = loss_activation.forward(dense2.output, y)
-        predictions = np.argmax(loss_activation.output, axis=1)
-        accuracy = np.mean(predictions == y)
-        if not epoch % print_every:
-            last_line = (f'epoch: {epoch}, acc: {accuracy:.3f}, '
-                         f'loss: {loss:.3f}, lr: {optimizer.current_learning_rate}')
-            out(last_line)
-        loss_activation.backward(loss_activation.output, y)
-        dense2.backward(loss_activation.dinputs)
-        activation1.backward(dense2.dinputs)
-        dense1.backward(activation1.dinputs)
-        optimizer.pre_update_params()
-        optimizer.update_params(dense1)
-        optimizer.update_params(dense2)
-        optimizer.post_update_params()
-
-    params = {'dense1.weights': dense1.weights, 'dense1.biases': dense1.biases,
-              'dense2.weights': dense2.weights, 'dense2.biases': dense2.biases}
-    return params, last_line
-
-
-# ---------------------------------------------------------------- chapters 18-22: the Model
-
-
 class Layer_Input:
     """The model's first "layer": passes the data on."""
     def forward(self, inputs, training):
@@ -537,16 +493,7 @@ class Model:
             for step in range(train_steps):
                 batch_X = X[step * batch_size:(step + 1) * batch_size]
                 batch_y = y[step * batch_size:(step + 1) * batch_size]
-                output = self.forward(batch_X, training=True)
-                data_loss, regularization_loss = self.loss.calculate(output, batch_y, include_regularization=True)
-                loss = data_loss + regularization_loss
-                predictions = self.output_layer_activation.predictions(output)
-                accuracy = self.accuracy.calculate(predictions, batch_y)
-                self.backward(output, batch_y)
-                self.optimizer.pre_update_params()
-                for layer in self.trainable_layers:
-                    self.optimizer.update_params(layer)
-                self.optimizer.post_update_params()
+                data_loss, regularization_loss, loss, accuracy = self._train_step(batch_X, batch_y)
                 if not step % print_every or step == train_steps - 1:
                     print(f'step: {step}, acc: {accuracy:.3f}, loss: {loss:.3f} (data_loss: {data_loss:.3f}, '
                           f'reg_loss: {regularization_loss:.3f}), lr: {self.optimizer.current_learning_rate}')
@@ -558,19 +505,24 @@ class Model:
             if validation_data is not None:
                 self.evaluate(*validation_data, batch_size=batch_size)
 
+    def _train_step(self, X, y):
+        """The book's body of one step: forward, loss, accuracy, backward, the optimizer's update."""
+        output = self.forward(X, training=True)
+        data_loss, regularization_loss = self.loss.calculate(output, y, include_regularization=True)
+        loss = data_loss + regularization_loss
+        predictions = self.output_layer_activation.predictions(output)
+        accuracy = self.accuracy.calculate(predictions, y)
+        self.backward(output, y)
+        self.optimizer.pre_update_params()
+        for layer in self.trainable_layers:
+            self.optimizer.update_params(layer)
+        self.optimizer.post_update_params()
+        return data_loss, regularization_loss, loss, accuracy
+
     def train_chapter18(self, X, y, *, epochs=1, print_every=1, validation_data=None):
         self.accuracy.init(y)
         for epoch in range(1, epochs + 1):
-            output = self.forward(X, training=True)
-            data_loss, regularization_loss = self.loss.calculate(output, y, include_regularization=True)
-            loss = data_loss + regularization_loss
-            predictions = self.output_layer_activation.predictions(output)
-            accuracy = self.accuracy.calculate(predictions, y)
-            self.backward(output, y)
-            self.optimizer.pre_update_params()
-            for layer in self.trainable_layers:
-                self.optimizer.update_params(layer)
-            self.optimizer.post_update_params()
+            data_loss, regularization_loss, loss, accuracy = self._train_step(X, y)
             if not epoch % print_every:
                 print(f'epoch: {epoch}, acc: {accuracy:.3f}, loss: {loss:.3f} (data_loss: {data_loss:.3f}, '
                       f'reg_loss: {regularization_loss:.3f}), lr: {self.optimizer.current_learning_rate}')
