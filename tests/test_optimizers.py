@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import graphnn as gn
+from graphnn.nn import chunks
 from benchmarks import book_numpy as bk
 
 
@@ -36,7 +37,10 @@ CASES = [
 
 @pytest.mark.parametrize("ours, book, kwargs", CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_first_steps_equal_the_books_formulas_bit_for_bit(ours, book, kwargs, dtype):
+@pytest.mark.parametrize("chunk", [None, 40], ids=["one chunk", "chunks of 40 bytes"])
+def test_first_steps_equal_the_books_formulas_bit_for_bit(ours, book, kwargs, dtype, chunk, monkeypatch):
+    if chunk:  # the parameters split over several chunks, each computed twice
+        monkeypatch.setattr(chunks, "CHUNK_BYTES", chunk)
     w, b, grads = _setup(dtype)
     W, B = gn.Parameter(w.copy(), "w"), gn.Parameter(b.copy(), "b")
     layer = _Layer(w, b)

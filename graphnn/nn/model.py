@@ -176,7 +176,7 @@ class Model:
 
         def step(k: int, where: str) -> tuple:
             data_loss, reg_loss, samples, accuracy = self._step(X[batches[k]], y[batches[k]], where, record)
-            return data_loss, reg_loss, np.sum(samples), len(samples), accuracy
+            return data_loss, reg_loss, np.sum(samples) if batch_size else None, len(samples), accuracy
 
         validate = None if validation_data is None else (lambda say: self._evaluate(*validation_data, batch_size, say))
         return self._loop(len(batches), step, validate, epochs, print_every, batch_size, verbose)
@@ -196,8 +196,8 @@ class Model:
               verbose: bool) -> dict:
         """The book's training loop, printing its lines; returns the history.
 
-        ``step(k, where)`` trains on batch ``k`` and returns ``(data_loss,
-        reg_loss, sum of the batch's sample losses, its rows, accuracy)``;
+        ``step(k, where)`` trains on batch ``k`` and returns ``(data_loss, reg_loss,
+        sum of the batch's sample losses (read only with batches), its rows, accuracy)``;
         ``validate(say)`` (or None) evaluates. The Dask path runs the same loop.
         """
         history = {k: [] for k in ("accuracy", "loss", "data_loss", "reg_loss", "learning_rate")}
@@ -212,11 +212,11 @@ class Model:
                 for k in range(n_batches):
                     where = f"epoch {epoch}" + (f", step {k}" if batch_size is not None else "")
                     data_loss, reg_loss, batch_loss, rows, accuracy = step(k, where)
-                    loss_sum += batch_loss
-                    loss_count += rows
                     say.tick()
-                    if batch_size is not None and (not k % print_every or k == n_batches - 1):
-                        say(self._line(f"step: {k}", accuracy, data_loss, reg_loss))
+                    if batch_size is not None:
+                        loss_sum, loss_count = loss_sum + batch_loss, loss_count + rows
+                        if not k % print_every or k == n_batches - 1:
+                            say(self._line(f"step: {k}", accuracy, data_loss, reg_loss))
                 if batch_size is None:
                     if not epoch % print_every:
                         say(self._line(f"epoch: {epoch}", accuracy, data_loss, reg_loss))

@@ -1,9 +1,8 @@
-"""The book's optimizers, updating parameter arrays in place.
+"""The book's optimizers: its formulas bit for bit, in steps that are all or nothing.
 
 Each follows the book's formulas and order of operations exactly, so results
-match the book bit for bit, but works in buffers kept per parameter
-(``np.multiply(..., out=...)``): an elementwise operation rounds the same
-whether it writes a new array or an old one. Python numbers (learning rate,
+match the book bit for bit: an elementwise operation rounds the same whether
+it writes a new array or a scratch buffer, and Python numbers (learning rate,
 betas) are cast to the arrays' dtype as in the book's expressions.
 
 ``step(params, grads)`` is the book's ``pre_update_params``, one
@@ -21,30 +20,35 @@ its first update with numpy's result dtype of parameter and gradient (a
 float64 gradient for a float32 parameter gives float64 state, as the book's
 expressions would).
 
-A step is all or nothing: it checks every pair (a parameter node given once,
-holding a writable contiguous float array; a real float gradient of its
-shape, finite), computes every new value and state array into scratch
-buffers kept per parameter (an overflow is an error, not an Inf), and only
-then commits them. A bad gradient or Ctrl-C mid-step leaves the parameters,
-the state, ``iterations`` and ``current_learning_rate`` as they were.
+How a step runs. It checks every pair (a parameter node given once, holding
+a writable contiguous float array; a real float gradient of its shape). Then
+the parameters' values, gradients and state are copied into scratch buffers,
+all parameters side by side in chunks of at most 256 KiB per buffer, and the
+formulas run on a whole chunk at once: a small network is one chunk, so each
+operation is one numpy call for all its parameters, and a large one runs in
+chunks that stay in the processor's cache. The results are checked (a NaN or
+Inf gradient, an overflow: an error naming the parameter) and only then
+copied back. A network larger than one chunk is computed twice, first only to
+check it. So a bad step changes nothing, and Ctrl-C during the copies back
+lets the step finish before it stops: the parameters, the state,
+``iterations`` and ``current_learning_rate`` move together or not at all.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from graphnn.core.errors import GraphError, check_number
 from graphnn.core.node import Node, format_shape
-
+from graphnn.nn.chunks import finish, groups_of
 
 class Optimizer:
     """Learning-rate decay ``lr / (1 + decay * iterations)``, iteration count, per-parameter state.
 
-    New values go to scratch first and are committed with plain copies
-    (parameters) and buffer swaps (state), so a failed step changes nothing.
+    Subclasses name their state arrays in ``slots`` and give the book's
+    formulas in ``_compute``, on scratch buffers that it updates in place.
     """
 
     type_name = "optimizer"
@@ -57,6 +61,7 @@ class Optimizer:
         self.current_learning_rate = self.learning_rate
         self.iterations = 0
         self.state: dict[Node, dict[str, np.ndarray]] = {}
+        self._layouts: dict[tuple, list] = {}  # per parameters, shapes and dtypes: scratch
 
     # ------------------------------------------------------------ the book's three steps
 
@@ -65,9 +70,7 @@ class Optimizer:
 
     def update_params(self, param: Node, grad: np.ndarray) -> None:
         """Update ``param.value`` in place from its gradient ``grad`` (same shape), checked and atomic."""
-        pairs = self._checked([param], [grad])
-        states = self._compute(pairs, self.current_learning_rate)
-        self._commit(pairs, states, self.current_learning_rate, self.iterations)
+        self._apply(self._checked([param], [grad]), self.current_learning_rate, self.iterations)
 
     def post_update_params(self) -> None:
         self.iterations += 1
@@ -77,13 +80,11 @@ class Optimizer:
 
         ``params`` are parameter nodes, ``grads`` their gradient arrays, in
         the same order. Everything is checked (shapes, real float dtypes,
-        finite gradients, writable parameter arrays, no parameter twice) and
-        every new value computed before any parameter or state changes.
+        finite gradients, writable parameter arrays, no parameter twice, no
+        overflow) and every new value computed before any parameter or state
+        changes.
         """
-        pairs = self._checked(params, grads)
-        rate = self._next_rate()
-        states = self._compute(pairs, rate)
-        self._commit(pairs, states, rate, self.iterations + 1)
+        self._apply(self._checked(params, grads), self._next_rate(), self.iterations + 1)
 
     # ------------------------------------------------------------ checking, computing, committing
 
@@ -130,52 +131,57 @@ class Optimizer:
             pairs.append((param, grad))
         return pairs
 
-    def _compute(self, pairs, rate: float) -> list[dict[str, np.ndarray]]:
-        """Each pair's state with the new values in scratch: ``next_<slot>`` and ``tmp`` (the parameter)."""
-        states = [self._state(param, grad) for param, grad in pairs]
-        t, param, grad = self.iterations + 1, None, None
-        try:
-            with np.errstate(over="raise", invalid="raise"):  # an overflow is an error, not an inf
-                for (param, grad), s in zip(pairs, states):
-                    if not _finite(grad):
-                        raise FloatingPointError
-                    self._update(param.value, grad, s, rate, t)
-        except FloatingPointError as error:
-            where = f"{type(self).__name__}.step: "
-            if not np.isfinite(grad).all():
-                raise GraphError(f"{where}the gradient for {param.name} holds {_nonfinite_text(grad)}; "
-                                 f"nothing was updated") from None
-            raise GraphError(f"{where}updating {param.name} overflowed ({error}); nothing was updated") from None
-        return states
+    def _apply(self, pairs, rate: float, iterations: int) -> None:
+        """Compute and check every chunk, then copy the results back and count the step."""
+        key = tuple((param, grad.shape, param.value.dtype, grad.dtype) for param, grad in pairs)
+        groups = self._layouts.get(key)
+        if groups is None:
+            if len(self._layouts) >= 16:
+                self._layouts.clear()
+            groups = self._layouts[key] = groups_of(pairs, self.slots)
+        states, new, first = [None] * len(pairs), {}, self.slots[0]
+        for group in groups:  # the state's dtype follows parameter and gradient
+            for i in group.indices:
+                param, grad = pairs[i]
+                state = self.state.get(param)
+                if state is None or state[first].shape != grad.shape:
+                    state = new[param] = {s: np.zeros(grad.shape, group.dtype) for s in self.slots}
+                elif state[first].dtype != group.dtype:
+                    state = new[param] = {s: a.astype(group.dtype) for s, a in state.items()}
+                states[i] = state
+        sources = [[param.value, *state.values(), grad] for (param, grad), state in zip(pairs, states)]
+        if any(len(group.chunks) > 1 for group in groups):  # computed twice, from the same gradients:
+            written = [a for source in sources for a in source[:-1]]  # none may change in between
+            for source in sources:
+                if any(np.may_share_memory(source[-1], a) for a in written):
+                    source[-1] = source[-1].copy()
+        params, t = [param for param, _ in pairs], self.iterations + 1
+        with np.errstate(all="ignore"):  # an overflow is found in the results, and named
+            for group in groups:
+                for chunk in group.chunks:
+                    group.compute(self, chunk, sources, rate, t, check=params)
+            jobs = []
+            for group in groups:
+                if len(group.chunks) == 1:  # its results are still in scratch
+                    jobs.append((group.commit, (group.chunks[0], sources)))
+                else:
+                    for chunk in group.chunks:
+                        jobs += [(group.compute, (self, chunk, sources, rate, t)), (group.commit, (chunk, sources))]
+            jobs.append((self._count, (new, rate, iterations)))
+            finish(jobs)
 
-    def _update(self, w: np.ndarray, g: np.ndarray, s: dict, lr: float, t: int) -> None:
-        """Write the new state into ``s["next_<slot>"]`` and the new ``w`` into ``s["tmp"]``; change nothing."""
-        raise NotImplementedError
-
-    def _commit(self, pairs, states, rate: float, iterations: int) -> None:
-        for (param, _), s in zip(pairs, states):
-            np.copyto(param.value, s["tmp"])
-            for slot in self.slots:
-                s[slot], s["next_" + slot] = s["next_" + slot], s[slot]
-            self.state[param] = s
+    def _count(self, states: dict, rate: float, iterations: int) -> None:
+        self.state.update(states)
         self.current_learning_rate, self.iterations = rate, iterations
 
-    def _state(self, param: Node, grad: np.ndarray) -> dict[str, np.ndarray]:
-        """This parameter's state arrays (zeros at first) and scratch; a new dict is stored only on commit."""
-        dtype = np.result_type(param.value, grad)
-        state = self.state.get(param)
-        if state is None or state["tmp"].dtype != dtype or state["tmp"].shape != param.value.shape:
-            old = state or {}
-            state = {s: (old[s].astype(dtype) if s in old else np.zeros(param.value.shape, dtype))
-                     for s in self.slots}
-            state.update(_scratch(self.slots, param.value.shape, dtype))
-        return state
+    def _compute(self, w, g, s: dict, lr: float, t: int, tmp, tmp2) -> None:
+        """The book's update on a chunk: new state into ``s``'s arrays, new values into ``w``."""
+        raise NotImplementedError
 
     def load_state(self, param: Node, slots: dict[str, np.ndarray]) -> None:
         """Set ``param``'s state arrays (``{"momentums": ..., "cache": ...}``), as saved."""
         dtype = np.result_type(*slots.values())
-        self.state[param] = {**{s: np.array(slots[s], dtype=dtype, order="C") for s in self.slots},
-                             **_scratch(self.slots, param.value.shape, dtype)}
+        self.state[param] = {s: np.array(slots[s], dtype=dtype, order="C") for s in self.slots}
 
     def config(self) -> dict:
         """Hyperparameters, as saved by :mod:`graphnn.saving`."""
@@ -184,28 +190,6 @@ class Optimizer:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
         return f"{type(self).__name__}({args})"
-
-
-def _scratch(slots, shape, dtype) -> dict[str, np.ndarray]:
-    """Buffers a step computes into: ``tmp``, ``tmp2`` and one ``next_<slot>`` per state array."""
-    return {name: np.empty(shape, dtype) for name in ("tmp", "tmp2", *("next_" + s for s in slots))}
-
-
-def _finite(a: np.ndarray) -> bool:
-    """Whether ``a`` holds no NaN or Inf: its dot product with itself is finite, else a full check."""
-    flat = a.ravel()
-    try:
-        if math.isfinite(flat.dot(flat)):
-            return True
-    except FloatingPointError:  # large finite values can overflow the sum of squares
-        pass
-    return bool(np.isfinite(a).all())
-
-
-def _nonfinite_text(a: np.ndarray) -> str:
-    nans, infs = int(np.isnan(a).sum()), int(np.isinf(a).sum())
-    first = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-    return f"{nans} NaN and {infs} Inf of {a.size} values (the first at index {first})"
 
 
 class SGD(Optimizer):
@@ -224,17 +208,16 @@ class SGD(Optimizer):
         super().__init__(learning_rate, decay)
         self.momentum = check_number(momentum, "SGD: momentum", 0, 1)
 
-    def _update(self, w, g, s, lr, t) -> None:
-        tmp = s["tmp"]
+    def _compute(self, w, g, s, lr, t, tmp, tmp2) -> None:
         if self.momentum:
-            m = s["next_momentums"]
-            np.multiply(s["momentums"], self.momentum, out=m)  # momentum * m
+            m = s["momentums"]
+            np.multiply(m, self.momentum, out=m)            # momentum * m
             np.multiply(g, lr, out=tmp)                     # lr * g
             np.subtract(m, tmp, out=m)                      # the update, kept as the momentum
-            np.add(w, m, out=tmp)
+            np.add(w, m, out=w)
         else:
             np.multiply(g, -lr, out=tmp)                    # -lr * g
-            np.add(w, tmp, out=tmp)
+            np.add(w, tmp, out=w)
 
     def config(self) -> dict:
         return {**super().config(), "momentum": self.momentum}
@@ -253,11 +236,11 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, decay)
         self.epsilon = check_number(epsilon, "Adagrad: epsilon", 0, low_open=True)
 
-    def _update(self, w, g, s, lr, t) -> None:
-        cache, tmp = s["next_cache"], s["tmp"]
+    def _compute(self, w, g, s, lr, t, tmp, tmp2) -> None:
+        cache = s["cache"]
         np.square(g, out=tmp)
-        np.add(s["cache"], tmp, out=cache)
-        _scaled_step(w, g, cache, lr, self.epsilon, tmp, s["tmp2"])
+        np.add(cache, tmp, out=cache)
+        _scaled_step(w, g, cache, lr, self.epsilon, tmp, tmp2)
 
     def config(self) -> dict:
         return {**super().config(), "epsilon": self.epsilon}
@@ -278,13 +261,13 @@ class RMSprop(Optimizer):
         self.epsilon = check_number(epsilon, "RMSprop: epsilon", 0, low_open=True)
         self.rho = check_number(rho, "RMSprop: rho", 0, 1)
 
-    def _update(self, w, g, s, lr, t) -> None:
-        cache, tmp = s["next_cache"], s["tmp"]
-        np.multiply(s["cache"], self.rho, out=cache)        # rho * cache
+    def _compute(self, w, g, s, lr, t, tmp, tmp2) -> None:
+        cache = s["cache"]
+        np.multiply(cache, self.rho, out=cache)             # rho * cache
         np.square(g, out=tmp)
         np.multiply(tmp, 1 - self.rho, out=tmp)             # (1 - rho) * g ** 2
         np.add(cache, tmp, out=cache)
-        _scaled_step(w, g, cache, lr, self.epsilon, tmp, s["tmp2"])
+        _scaled_step(w, g, cache, lr, self.epsilon, tmp, tmp2)
 
     def config(self) -> dict:
         return {**super().config(), "epsilon": self.epsilon, "rho": self.rho}
@@ -312,14 +295,14 @@ class Adam(Optimizer):
         self.beta_1 = check_number(beta_1, "Adam: beta_1", 0, 1)
         self.beta_2 = check_number(beta_2, "Adam: beta_2", 0, 1)
 
-    def _update(self, w, g, s, lr, t) -> None:
-        m, c, tmp, tmp2 = s["next_momentums"], s["next_cache"], s["tmp"], s["tmp2"]
+    def _compute(self, w, g, s, lr, t, tmp, tmp2) -> None:
+        m, c = s["momentums"], s["cache"]
         b1, b2 = self.beta_1, self.beta_2
-        np.multiply(s["momentums"], b1, out=m)              # beta_1 * m
+        np.multiply(m, b1, out=m)                           # beta_1 * m
         np.multiply(g, 1 - b1, out=tmp)                     # (1 - beta_1) * g
         np.add(m, tmp, out=m)
         np.divide(m, 1 - b1 ** t, out=tmp2)                 # corrected momentum
-        np.multiply(s["cache"], b2, out=c)                  # beta_2 * c
+        np.multiply(c, b2, out=c)                           # beta_2 * c
         np.square(g, out=tmp)
         np.multiply(tmp, 1 - b2, out=tmp)                   # (1 - beta_2) * g ** 2
         np.add(c, tmp, out=c)
@@ -328,19 +311,19 @@ class Adam(Optimizer):
         np.add(tmp, self.epsilon, out=tmp)
         np.multiply(tmp2, -lr, out=tmp2)
         np.divide(tmp2, tmp, out=tmp2)
-        np.add(w, tmp2, out=tmp)
+        np.add(w, tmp2, out=w)
 
     def config(self) -> dict:
         return {**super().config(), "epsilon": self.epsilon, "beta_1": self.beta_1, "beta_2": self.beta_2}
 
 
 def _scaled_step(w, g, cache, lr, epsilon, tmp, tmp2) -> None:
-    """The new ``w + -lr * g / (sqrt(cache) + epsilon)`` into ``tmp`` (Adagrad and RMSprop)."""
+    """``w += -lr * g / (sqrt(cache) + epsilon)`` (Adagrad and RMSprop)."""
     np.sqrt(cache, out=tmp)
     np.add(tmp, epsilon, out=tmp)
     np.multiply(g, -lr, out=tmp2)
     np.divide(tmp2, tmp, out=tmp2)
-    np.add(w, tmp2, out=tmp)
+    np.add(w, tmp2, out=w)
 
 
 OPTIMIZERS = {cls.type_name: cls for cls in (SGD, Adagrad, RMSprop, Adam)}
