@@ -594,7 +594,7 @@ def test_ctrl_c_at_any_line_of_a_step_applies_all_of_it_or_none(make, chunk, mon
     for line in range(1, lines + 1):
         opt, params, grads = _stepped(make)
         before = _state((opt, params))
-        _, raised = _interrupted_at(line, KeyboardInterrupt, lambda: opt.step(params, grads))
+        _, raised = _interrupted_at(line, KeyboardInterrupt, lambda o=opt, p=params, g=grads: o.step(p, g))
         assert raised
         now = _state((opt, params))
         assert _same(now, before) or _same(now, after), f"half a step after Ctrl-C at line {line}"

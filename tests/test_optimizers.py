@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from graphnn.nn import chunks
 from benchmarks import book_numpy as bk
+from graphnn.nn import chunks
 
 
 class _Layer:

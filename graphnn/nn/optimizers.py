@@ -44,6 +44,7 @@ from graphnn.core.errors import GraphError, check_number
 from graphnn.core.node import Node, format_shape
 from graphnn.nn.chunks import finish, groups_of
 
+
 class Optimizer:
     """Learning-rate decay ``lr / (1 + decay * iterations)``, iteration count, per-parameter state.
 
