@@ -138,3 +138,34 @@ def test_state_is_kept_per_parameter():
     opt.step([W1, W2], [np.ones((2, 2)), np.ones(3)])
     assert set(opt.state) == {W1, W2}
     assert opt.state[W1]["momentums"].shape == (2, 2) and opt.state[W2]["cache"].shape == (3,)
+
+
+@pytest.mark.parametrize("epsilon, checked", [(1e-7, 0), (1e-300, 2)], ids=["proven", "checked first"])
+def test_chunks_are_computed_in_scratch_only_when_an_overflow_is_possible(epsilon, checked, monkeypatch):
+    w, b, grads = _setup(np.float32)
+    results, compute = [], chunks._Group.compute
+    for chunk in (None, 40):  # one chunk, then the two parameters over several chunks of 10 values
+        if chunk:
+            monkeypatch.setattr(chunks, "CHUNK_BYTES", chunk)
+        W, B = gn.Parameter(w.copy()), gn.Parameter(b.copy())
+        opt, calls = gn.Adam(epsilon=epsilon), []
+        monkeypatch.setattr(chunks._Group, "compute", lambda *a, c=calls, **k: c.append(1) or compute(*a, **k))
+        for dw, db in grads:
+            opt.step([W, B], [dw, db])
+        results.append((W.value, B.value, opt.state[W]["cache"], len(calls)))
+    (w1, b1, c1, once), (w2, b2, c2, chunked) = results
+    assert np.array_equal(w1, w2) and np.array_equal(b1, b2) and np.array_equal(c1, c2)
+    # 15 values: 2 chunks of 10, updated in place after a bound, or after computing them in scratch
+    assert once == len(grads) and chunked == checked * len(grads)
+
+
+@pytest.mark.parametrize("slots, message", [
+    ({"momentums": np.full((2, 2), np.nan), "cache": np.ones((2, 2))}, "momentums must be finite"),
+    ({"momentums": np.ones((2, 2)), "cache": -np.ones((2, 2))}, "cache must be finite, .* not negative"),
+    ({"momentums": np.ones((2, 3)), "cache": np.ones((2, 3))}, r"momentums must be finite, of shape \(2, 2\)"),
+])
+def test_load_state_refuses_state_a_step_could_not_have_made(slots, message):
+    W, opt = gn.Parameter(np.ones((2, 2)), "W"), gn.Adam()
+    with pytest.raises(gn.GraphError, match=f"Adam.load_state: W's {message}"):
+        opt.load_state(W, slots)
+    assert not opt.state

@@ -7,12 +7,17 @@ optimizer's formulas run on a whole chunk at once: one numpy call per
 operation for all the parameters of a small network, and cache-sized pieces
 of a large one. Results are checked before anything is copied back.
 :func:`finish` then runs the copies back so that Ctrl-C cannot stop them half
-way.
+way. A step larger than one chunk is checked first (by a bound on its values,
+or by computing it), then updates the arrays in place with Ctrl-C held back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import signal
+import threading
 
 import numpy as np
 
@@ -34,7 +39,7 @@ class _Group:
     """Parameters with the same state and gradient dtypes, side by side in chunks of scratch."""
 
     def __init__(self, indices: list[int], shapes: list[tuple], dtype, gdtype, slots: tuple[str, ...]):
-        self.indices, self.dtype = indices, dtype
+        self.indices, self.dtype, self.gdtype = indices, dtype, gdtype
         sizes = [math.prod(shape) for shape in shapes]
         size = max(1, min(CHUNK_BYTES // dtype.itemsize, sum(sizes)))
         block, grad = np.empty((3 + len(slots)) * size, dtype), np.empty(size, gdtype)
@@ -56,14 +61,19 @@ class _Group:
         """Copy a chunk of ``sources`` (value, state arrays, gradient per parameter) in and run the
         optimizer's formulas on it. With ``check`` (the parameters, to name them), refuse a NaN or Inf
         gradient and an overflow."""
-        for i, part, views, _ in chunk.pieces:
-            for view, source in zip(views, sources[i]):
-                view[...] = source if part is None else source.reshape(-1)[part]
-        if check is not None and not _finite(chunk.g):
-            i, _, _ = chunk.first_bad(-1)
+        if len(chunk.pieces) == 1:  # one parameter's elements: read where they are
+            i, part, _, _ = chunk.pieces[0]
+            *old, g = (source.reshape(-1)[part or slice(None)] for source in sources[i])
+        else:  # several side by side: copied in
+            for i, part, views, _ in chunk.pieces:
+                for view, source in zip(views, sources[i]):
+                    view[...] = source if part is None else source.reshape(-1)[part]
+            old, g = chunk.new, chunk.g
+        if check is not None and not _finite(g):
+            i = chunk.pieces[0][0] if len(chunk.pieces) == 1 else chunk.first_bad(-1)[0]
             raise GraphError(f"{type(opt).__name__}.step: the gradient for {check[i].name} holds "
                              f"{_nonfinite_text(sources[i][-1])}; nothing was updated")
-        opt._compute(chunk.w, chunk.g, chunk.state, lr, t, chunk.tmp, chunk.tmp2)
+        opt._compute(old, chunk.new, g, lr, t, chunk.tmp, chunk.tmp2)
         if check is not None and not _finite(chunk.results):
             i, part, values = chunk.first_bad(*range(len(sources[0]) - 1))
             name, old = check[i].name, sources[i][0]
@@ -71,6 +81,13 @@ class _Group:
                      f"its new values hold {_nonfinite_text(values, part.start if part else 0, old.shape)}")
             raise GraphError(f"{type(opt).__name__}.step: updating {name} overflowed ({cause}); "
                              f"nothing was updated")
+
+    @staticmethod
+    def update_in_place(opt, chunk: _Chunk, sources, lr: float, t: int) -> None:
+        """Run the formulas on the chunk's elements where they are, once nothing can fail."""
+        for i, part, _, _ in chunk.pieces:
+            *old, g = (source.reshape(-1)[part or slice(None)] for source in sources[i])
+            opt._compute(old, old, g, lr, t, chunk.tmp[:g.size], chunk.tmp2[:g.size])
 
     @staticmethod
     def commit(chunk: _Chunk, sources) -> None:
@@ -91,8 +108,7 @@ class _Chunk:
 
     def __init__(self, n: int, pieces, block: np.ndarray, grad: np.ndarray, slots: tuple[str, ...]):
         rows = block[:(3 + len(slots)) * n].reshape(3 + len(slots), n)
-        self.w, self.g, self.tmp, self.tmp2 = rows[0], grad[:n], rows[-2], rows[-1]
-        self.state = dict(zip(slots, rows[1:-2]))
+        self.new, self.g, self.tmp, self.tmp2 = list(rows[:-2]), grad[:n], rows[-2], rows[-1]
         self.results = rows[:-2].reshape(-1)  # new values and state, checked for NaN and Inf
         self.pieces = []
         for i, shape, lo, hi, a in pieces:
@@ -109,6 +125,26 @@ class _Chunk:
                 if not np.isfinite(views[row]).all():
                     return i, part, views[row].reshape(-1)
         raise AssertionError("no NaN or Inf in the chunk")
+
+
+@contextlib.contextmanager
+def interrupts_deferred():
+    """Hold Ctrl-C (SIGINT) back until the block ends, then deliver it (main thread only, where
+    Python runs signal handlers; elsewhere the block cannot be interrupted by one)."""
+    previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+    if previous is None:
+        yield
+        return
+    received = []
+    signal.signal(signal.SIGINT, lambda *args: received.append(args))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if received and callable(previous):
+            previous(*received[0])
+        elif received and previous == signal.SIG_DFL:
+            os.kill(os.getpid(), signal.SIGINT)
 
 
 def finish(jobs) -> None:

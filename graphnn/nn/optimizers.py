@@ -36,13 +36,15 @@ lets the step finish before it stops: the parameters, the state,
 
 from __future__ import annotations
 
+import contextlib
+import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from graphnn.core.errors import GraphError, check_number
 from graphnn.core.node import Node, format_shape
-from graphnn.nn.chunks import finish, groups_of
+from graphnn.nn.chunks import finish, groups_of, interrupts_deferred
 
 
 class Optimizer:
@@ -150,39 +152,62 @@ class Optimizer:
                 elif state[first].dtype != group.dtype:
                     state = new[param] = {s: a.astype(group.dtype) for s, a in state.items()}
                 states[i] = state
-        sources = [[param.value, *state.values(), grad] for (param, grad), state in zip(pairs, states)]
-        if any(len(group.chunks) > 1 for group in groups):  # computed twice, from the same gradients:
-            written = [a for source in sources for a in source[:-1]]  # none may change in between
-            for source in sources:
-                if any(np.may_share_memory(source[-1], a) for a in written):
-                    source[-1] = source[-1].copy()
+        sources = [[param.value, *(state[s] for s in self.slots), grad] for (param, grad), state in zip(pairs, states)]
         params, t = [param for param, _ in pairs], self.iterations + 1
         with np.errstate(all="ignore"):  # an overflow is found in the results, and named
-            for group in groups:
-                for chunk in group.chunks:
-                    group.compute(self, chunk, sources, rate, t, check=params)
-            jobs = []
-            for group in groups:
-                if len(group.chunks) == 1:  # its results are still in scratch
-                    jobs.append((group.commit, (group.chunks[0], sources)))
-                else:
+            several = [group for group in groups if len(group.chunks) > 1]
+            if several:  # copied back chunk by chunk: no chunk may change a gradient a later one reads
+                written = [a for source in sources for a in source[:-1]]
+                for source in sources:
+                    if any(np.may_share_memory(source[-1], a) for a in written):
+                        source[-1] = source[-1].copy()
+            proven = several and self._cannot_overflow(sources, groups, rate, t)
+            for group in groups:  # a single chunk is computed once; several are computed to check
+                if len(group.chunks) == 1 or not proven:  # them first, unless nothing can overflow
                     for chunk in group.chunks:
-                        jobs += [(group.compute, (self, chunk, sources, rate, t)), (group.commit, (chunk, sources))]
+                        group.compute(self, chunk, sources, rate, t, check=params)
+            jobs = [(group.commit, (group.chunks[0], sources)) for group in groups if len(group.chunks) == 1]
             jobs.append((self._count, (new, rate, iterations)))
-            finish(jobs)
+            with interrupts_deferred() if several else contextlib.nullcontext():
+                for group in several:  # checked: in place, as the same computation cannot fail now
+                    for chunk in group.chunks:
+                        group.update_in_place(self, chunk, sources, rate, t)
+                finish(jobs)
+
+    def _cannot_overflow(self, sources, groups, rate: float, t: int) -> bool:
+        """Whether every value is finite and no value this step computes can come near the largest
+        number of its dtype: ``_bound`` of the largest magnitude among the arrays it reads."""
+        largest = 1.0
+        for source in sources:
+            for a in source:
+                flat = a.reshape(-1)
+                largest = max(largest, float(flat.dot(flat)))  # NaN or Inf: not finite, not proven
+        limit = min(np.finfo(d).max for group in groups for d in (group.dtype, group.gdtype)) / 16
+        return math.isfinite(largest) and self._bound(math.sqrt(largest), rate, t) < limit
+
+    def _bound(self, b: float, lr: float, t: int) -> float:
+        """A bound on the magnitude of every value ``_compute`` makes when no input exceeds ``b >= 1``."""
+        raise NotImplementedError
 
     def _count(self, states: dict, rate: float, iterations: int) -> None:
         self.state.update(states)
         self.current_learning_rate, self.iterations = rate, iterations
 
-    def _compute(self, w, g, s: dict, lr: float, t: int, tmp, tmp2) -> None:
-        """The book's update on a chunk: new state into ``s``'s arrays, new values into ``w``."""
+    def _compute(self, old: list, new: list, g, lr: float, t: int, tmp, tmp2) -> None:
+        """The book's update on a chunk: from ``old`` (values, then the state arrays in ``slots``'
+        order) and the gradient ``g`` into ``new`` (the same; it may be ``old`` itself)."""
         raise NotImplementedError
 
     def load_state(self, param: Node, slots: dict[str, np.ndarray]) -> None:
-        """Set ``param``'s state arrays (``{"momentums": ..., "cache": ...}``), as saved."""
+        """Set ``param``'s state arrays (``{"momentums": ..., "cache": ...}``), as saved: finite, of its
+        shape, caches of squares not negative."""
         dtype = np.result_type(*slots.values())
-        self.state[param] = {s: np.array(slots[s], dtype=dtype, order="C") for s in self.slots}
+        state = {s: np.array(slots[s], dtype=dtype, order="C") for s in self.slots}
+        for s, a in state.items():
+            if a.shape != param.value.shape or not np.isfinite(a).all() or (s == "cache" and (a < 0).any()):
+                raise GraphError(f"{type(self).__name__}.load_state: {param.name}'s {s} must be finite, of shape "
+                                 f"{format_shape(param.value.shape)}{', not negative' if s == 'cache' else ''}")
+        self.state[param] = state
 
     def config(self) -> dict:
         """Hyperparameters, as saved by :mod:`graphnn.saving`."""
@@ -209,16 +234,20 @@ class SGD(Optimizer):
         super().__init__(learning_rate, decay)
         self.momentum = check_number(momentum, "SGD: momentum", 0, 1)
 
-    def _compute(self, w, g, s, lr, t, tmp, tmp2) -> None:
+    def _compute(self, old, new, g, lr, t, tmp, tmp2) -> None:
+        (w, m), (new_w, new_m) = old, new
         if self.momentum:
-            m = s["momentums"]
-            np.multiply(m, self.momentum, out=m)            # momentum * m
+            np.multiply(m, self.momentum, out=new_m)        # momentum * m
             np.multiply(g, lr, out=tmp)                     # lr * g
-            np.subtract(m, tmp, out=m)                      # the update, kept as the momentum
-            np.add(w, m, out=w)
+            np.subtract(new_m, tmp, out=new_m)              # the update, kept as the momentum
+            np.add(w, new_m, out=new_w)
         else:
+            np.copyto(new_m, m)                             # unused, kept as it is
             np.multiply(g, -lr, out=tmp)                    # -lr * g
-            np.add(w, tmp, out=w)
+            np.add(w, tmp, out=new_w)
+
+    def _bound(self, b, lr, t) -> float:
+        return (1 + self.momentum + lr) * b
 
     def config(self) -> dict:
         return {**super().config(), "momentum": self.momentum}
@@ -237,11 +266,14 @@ class Adagrad(Optimizer):
         super().__init__(learning_rate, decay)
         self.epsilon = check_number(epsilon, "Adagrad: epsilon", 0, low_open=True)
 
-    def _compute(self, w, g, s, lr, t, tmp, tmp2) -> None:
-        cache = s["cache"]
+    def _compute(self, old, new, g, lr, t, tmp, tmp2) -> None:
+        (w, cache), (new_w, new_cache) = old, new
         np.square(g, out=tmp)
-        np.add(cache, tmp, out=cache)
-        _scaled_step(w, g, cache, lr, self.epsilon, tmp, tmp2)
+        np.add(cache, tmp, out=new_cache)
+        _scaled_step(w, g, new_cache, lr, self.epsilon, tmp, tmp2, new_w)
+
+    def _bound(self, b, lr, t) -> float:
+        return b + b * b + lr * b / self.epsilon
 
     def config(self) -> dict:
         return {**super().config(), "epsilon": self.epsilon}
@@ -262,13 +294,15 @@ class RMSprop(Optimizer):
         self.epsilon = check_number(epsilon, "RMSprop: epsilon", 0, low_open=True)
         self.rho = check_number(rho, "RMSprop: rho", 0, 1)
 
-    def _compute(self, w, g, s, lr, t, tmp, tmp2) -> None:
-        cache = s["cache"]
-        np.multiply(cache, self.rho, out=cache)             # rho * cache
+    def _compute(self, old, new, g, lr, t, tmp, tmp2) -> None:
+        (w, cache), (new_w, new_cache) = old, new
+        np.multiply(cache, self.rho, out=new_cache)         # rho * cache
         np.square(g, out=tmp)
         np.multiply(tmp, 1 - self.rho, out=tmp)             # (1 - rho) * g ** 2
-        np.add(cache, tmp, out=cache)
-        _scaled_step(w, g, cache, lr, self.epsilon, tmp, tmp2)
+        np.add(new_cache, tmp, out=new_cache)
+        _scaled_step(w, g, new_cache, lr, self.epsilon, tmp, tmp2, new_w)
+
+    _bound = Adagrad._bound
 
     def config(self) -> dict:
         return {**super().config(), "epsilon": self.epsilon, "rho": self.rho}
@@ -296,14 +330,14 @@ class Adam(Optimizer):
         self.beta_1 = check_number(beta_1, "Adam: beta_1", 0, 1)
         self.beta_2 = check_number(beta_2, "Adam: beta_2", 0, 1)
 
-    def _compute(self, w, g, s, lr, t, tmp, tmp2) -> None:
-        m, c = s["momentums"], s["cache"]
+    def _compute(self, old, new, g, lr, t, tmp, tmp2) -> None:
+        (w, old_m, old_c), (new_w, m, c) = old, new
         b1, b2 = self.beta_1, self.beta_2
-        np.multiply(m, b1, out=m)                           # beta_1 * m
+        np.multiply(old_m, b1, out=m)                       # beta_1 * m
         np.multiply(g, 1 - b1, out=tmp)                     # (1 - beta_1) * g
         np.add(m, tmp, out=m)
         np.divide(m, 1 - b1 ** t, out=tmp2)                 # corrected momentum
-        np.multiply(c, b2, out=c)                           # beta_2 * c
+        np.multiply(old_c, b2, out=c)                       # beta_2 * c
         np.square(g, out=tmp)
         np.multiply(tmp, 1 - b2, out=tmp)                   # (1 - beta_2) * g ** 2
         np.add(c, tmp, out=c)
@@ -312,19 +346,22 @@ class Adam(Optimizer):
         np.add(tmp, self.epsilon, out=tmp)
         np.multiply(tmp2, -lr, out=tmp2)
         np.divide(tmp2, tmp, out=tmp2)
-        np.add(w, tmp2, out=w)
+        np.add(w, tmp2, out=new_w)
+
+    def _bound(self, b, lr, t) -> float:
+        return b + (b + b * b) / (1 - self.beta_2 ** t) + b / (1 - self.beta_1 ** t) * (1 + lr / self.epsilon)
 
     def config(self) -> dict:
         return {**super().config(), "epsilon": self.epsilon, "beta_1": self.beta_1, "beta_2": self.beta_2}
 
 
-def _scaled_step(w, g, cache, lr, epsilon, tmp, tmp2) -> None:
-    """``w += -lr * g / (sqrt(cache) + epsilon)`` (Adagrad and RMSprop)."""
+def _scaled_step(w, g, cache, lr, epsilon, tmp, tmp2, new_w) -> None:
+    """``new_w = w + -lr * g / (sqrt(cache) + epsilon)`` (Adagrad and RMSprop)."""
     np.sqrt(cache, out=tmp)
     np.add(tmp, epsilon, out=tmp)
     np.multiply(g, -lr, out=tmp2)
     np.divide(tmp2, tmp, out=tmp2)
-    np.add(w, tmp2, out=w)
+    np.add(w, tmp2, out=new_w)
 
 
 OPTIMIZERS = {cls.type_name: cls for cls in (SGD, Adagrad, RMSprop, Adam)}
