@@ -31,9 +31,11 @@ class Values(Mapping):
         return self._names
 
     def __getitem__(self, key: Node | str):
+        try:
+            return self._by_node[key]  # by node: the common case, one lookup
+        except KeyError:
+            pass
         if isinstance(key, Node):
-            if key in self._by_node:
-                return self._by_node[key]
             raise KeyError(f"{key.name} was not computed in this run (fetch it, or keep='all')")
         node = self._by_name.get(key)
         if node is None:
