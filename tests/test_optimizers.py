@@ -169,3 +169,30 @@ def test_load_state_refuses_state_a_step_could_not_have_made(slots, message):
     with pytest.raises(gn.GraphError, match=f"Adam.load_state: W's {message}"):
         opt.load_state(W, slots)
     assert not opt.state
+
+
+def test_a_loaded_state_is_measured_again_before_a_step_in_place(monkeypatch):
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 40)  # several chunks: updated in place after a bound
+    w, b, grads = _setup(np.float32)
+    W, B = gn.Parameter(w.copy(), "w"), gn.Parameter(b.copy(), "b")
+    opt = gn.Adam()
+    opt.step([W, B], list(grads[0]))  # the bound of the state it wrote is kept for the next step
+    opt.load_state(W, {"momentums": np.full((4, 3), 1e37, np.float32), "cache": np.zeros((4, 3), np.float32)})
+    before, tiny = W.value.copy(), np.full((4, 3), 1e-30, np.float32)  # so sqrt(cache) + epsilon ~ 1e-7
+    with pytest.raises(gn.GraphError, match=r"updating w overflowed .*; nothing was updated"):
+        opt.step([W, B], [tiny, grads[1][1]])
+    assert np.array_equal(W.value, before) and opt.iterations == 1
+
+
+@pytest.mark.parametrize("alias", ["a view", "the array itself"])
+def test_a_gradient_that_is_a_parameter_reads_its_values_from_before_the_step(alias, monkeypatch):
+    w, b, grads = _setup(np.float32)
+    results = []
+    for chunk in (None, 40):  # one chunk computed in scratch, then several updated in place
+        if chunk:
+            monkeypatch.setattr(chunks, "CHUNK_BYTES", chunk)
+        W, B = gn.Parameter(w.copy()), gn.Parameter(b.copy())
+        grad_b = W.value[1:2] if alias == "a view" else B.value  # updated before B's own chunk
+        gn.Adam(learning_rate=0.1).step([W, B], [grads[0][0], grad_b])
+        results.append((W.value.copy(), B.value.copy()))
+    assert all(np.array_equal(x, y) for x, y in zip(*results))

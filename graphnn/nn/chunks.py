@@ -83,11 +83,15 @@ class _Group:
                              f"nothing was updated")
 
     @staticmethod
-    def update_in_place(opt, chunk: _Chunk, sources, lr: float, t: int) -> None:
-        """Run the formulas on the chunk's elements where they are, once nothing can fail."""
+    def update_in_place(opt, chunk: _Chunk, sources, lr: float, t: int) -> float:
+        """Run the formulas on the chunk's elements where they are, once nothing can fail; returns the
+        largest squared norm among the new state's pieces (read while in cache: the next step's bound)."""
+        largest = 0.0
         for i, part, _, _ in chunk.pieces:
             *old, g = (source.reshape(-1)[part or slice(None)] for source in sources[i])
             opt._compute(old, old, g, lr, t, chunk.tmp[:g.size], chunk.tmp2[:g.size])
+            largest = max([largest, *(float(a.dot(a)) for a in old[1:])])
+        return largest
 
     @staticmethod
     def commit(chunk: _Chunk, sources) -> None:

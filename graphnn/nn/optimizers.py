@@ -65,6 +65,7 @@ class Optimizer:
         self.iterations = 0
         self.state: dict[Node, dict[str, np.ndarray]] = {}
         self._layouts: dict[tuple, list] = {}  # per parameters, shapes and dtypes: scratch
+        self._state_bounds: dict = {}  # group -> squared norm bound of the state its last step wrote
 
     # ------------------------------------------------------------ the book's three steps
 
@@ -156,32 +157,43 @@ class Optimizer:
         params, t = [param for param, _ in pairs], self.iterations + 1
         with np.errstate(all="ignore"):  # an overflow is found in the results, and named
             several = [group for group in groups if len(group.chunks) > 1]
-            if several:  # copied back chunk by chunk: no chunk may change a gradient a later one reads
+            if several:  # updated chunk by chunk: no chunk may change a gradient a later one reads
                 written = [a for source in sources for a in source[:-1]]
+                owned = all(a.base is None for a in written)
                 for source in sources:
-                    if any(np.may_share_memory(source[-1], a) for a in written):
-                        source[-1] = source[-1].copy()
-            proven = several and self._cannot_overflow(sources, groups, rate, t)
+                    g = source[-1]
+                    if g.base is None and owned:  # arrays that own their memory share it only by being one
+                        shared = any(g is a for a in written)
+                    else:
+                        shared = any(np.may_share_memory(g, a) for a in written)
+                    if shared:
+                        source[-1] = g.copy()
+            proven = several and self._cannot_overflow(sources, several, rate, t)
             for group in groups:  # a single chunk is computed once; several are computed to check
                 if len(group.chunks) == 1 or not proven:  # them first, unless nothing can overflow
                     for chunk in group.chunks:
                         group.compute(self, chunk, sources, rate, t, check=params)
             jobs = [(group.commit, (group.chunks[0], sources)) for group in groups if len(group.chunks) == 1]
-            jobs.append((self._count, (new, rate, iterations)))
+            bounds = dict.fromkeys(several, 0.0)
+            jobs.append((self._count, (new, rate, iterations, bounds)))
             with interrupts_deferred() if several else contextlib.nullcontext():
                 for group in several:  # checked: in place, as the same computation cannot fail now
                     for chunk in group.chunks:
-                        group.update_in_place(self, chunk, sources, rate, t)
+                        bounds[group] = max(bounds[group], group.update_in_place(self, chunk, sources, rate, t))
                 finish(jobs)
 
     def _cannot_overflow(self, sources, groups, rate: float, t: int) -> bool:
-        """Whether every value is finite and no value this step computes can come near the largest
-        number of its dtype: ``_bound`` of the largest magnitude among the arrays it reads."""
+        """Whether every value of ``groups`` is finite and none this step computes can come near the
+        largest number of its dtype: ``_bound`` of the largest magnitude among the arrays it reads
+        (for the state, the one the last step measured when it wrote that state in place)."""
         largest = 1.0
-        for source in sources:
-            for a in source:
-                flat = a.reshape(-1)
-                largest = max(largest, float(flat.dot(flat)))  # NaN or Inf: not finite, not proven
+        for group in groups:
+            known = self._state_bounds.get(group)
+            largest = max(largest, known or 0.0)
+            for i in group.indices:
+                for a in sources[i] if known is None else (sources[i][0], sources[i][-1]):
+                    flat = a.reshape(-1)
+                    largest = max(largest, float(flat.dot(flat)))  # NaN or Inf: not finite, not proven
         limit = min(np.finfo(d).max for group in groups for d in (group.dtype, group.gdtype)) / 16
         return math.isfinite(largest) and self._bound(math.sqrt(largest), rate, t) < limit
 
@@ -189,9 +201,10 @@ class Optimizer:
         """A bound on the magnitude of every value ``_compute`` makes when no input exceeds ``b >= 1``."""
         raise NotImplementedError
 
-    def _count(self, states: dict, rate: float, iterations: int) -> None:
+    def _count(self, states: dict, rate: float, iterations: int, bounds: dict) -> None:
         self.state.update(states)
         self.current_learning_rate, self.iterations = rate, iterations
+        self._state_bounds = bounds  # only for the state this step wrote in place
 
     def _compute(self, old: list, new: list, g, lr: float, t: int, tmp, tmp2) -> None:
         """The book's update on a chunk: from ``old`` (values, then the state arrays in ``slots``'
@@ -207,7 +220,7 @@ class Optimizer:
             if a.shape != param.value.shape or not np.isfinite(a).all() or (s == "cache" and (a < 0).any()):
                 raise GraphError(f"{type(self).__name__}.load_state: {param.name}'s {s} must be finite, of shape "
                                  f"{format_shape(param.value.shape)}{', not negative' if s == 'cache' else ''}")
-        self.state[param] = state
+        self.state[param], self._state_bounds = state, {}  # the next step measures the state again
 
     def config(self) -> dict:
         """Hyperparameters, as saved by :mod:`graphnn.saving`."""
