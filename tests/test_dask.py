@@ -114,6 +114,8 @@ def test_work_runs_on_the_workers_and_data_stays_there(client):
     # Data generated on the workers (dask's random arrays, 8 chunks); the client never computes X.
     rng = da.random.default_rng(0)
     Xd = rng.standard_normal((4000, 2), chunks=(500, 2), dtype=np.float32)
+    first, second = sorted(client.scheduler_info()["workers"])  # half the rows on each, whatever the load
+    Xd = da.concatenate([client.persist(Xd[:2000], workers=first), client.persist(Xd[2000:], workers=second)])
     yd = ((Xd[:, 0] > 0).astype(np.int64) + (Xd[:, 1] > 0.5)).astype(np.int64)
     Xd, yd = client.persist([Xd, yd])
     model = build(gn.SGD(learning_rate=1.0, momentum=0.5))
