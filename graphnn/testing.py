@@ -26,10 +26,11 @@ def check_grad(y: Node, xs: Sequence[Node], feeds: dict | None = None, *,
 
     ``y`` may have any shape: it is reduced along a random direction ``r`` to
     ``sum(y * r)``. For each of ``xs`` (parameters or inputs) returns the
-    relative error ``|analytic - numeric| / max(|analytic| + |numeric|, 1e-8)``
-    (vector norms) over up to ``max_elements`` randomly chosen entries; the
-    floor keeps a gradient that is zero, give or take rounding, from reading as
-    a large relative error (finite differences are not finer than about 1e-10).
+    relative error ``|analytic - numeric| / max(|analytic| + |numeric|, floor)``
+    (vector norms) over up to ``max_elements`` randomly chosen entries. The
+    floor, a thousandth of the largest analytic gradient norm among ``xs``
+    (and at least 1e-12), keeps a gradient that is zero up to rounding from
+    reading as a large relative error.
     Parameters are restored afterwards. ``custom`` is passed to :func:`grad`:
     ``custom=False`` checks the primitives' chain instead of declared gradients.
 
@@ -45,6 +46,7 @@ def check_grad(y: Node, xs: Sequence[Node], feeds: dict | None = None, *,
         analytic = Graph(grads).run(feeds)
         f = Graph([objective])
         errors = []
+        floor = max([1e-12, *(1e-3 * float(np.linalg.norm(np.asarray(analytic[g], np.float64))) for g in grads)])
         for x, g in zip(xs, grads):
             arr = x.value if x.kind == "parameter" else feeds[_feed_key(feeds, x)]
             ana = np.asarray(analytic[g], dtype=np.float64)
@@ -63,7 +65,7 @@ def check_grad(y: Node, xs: Sequence[Node], feeds: dict | None = None, *,
                 flat[idx] = old
                 num[k] = (up - down) / (2 * eps)
             a = ana.reshape(-1)[picks]
-            errors.append(float(np.linalg.norm(a - num) / max(np.linalg.norm(a) + np.linalg.norm(num), 1e-8)))
+            errors.append(float(np.linalg.norm(a - num) / max(np.linalg.norm(a) + np.linalg.norm(num), floor)))
         return errors
 
 
