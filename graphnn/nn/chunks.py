@@ -1,14 +1,13 @@
-"""How an optimizer's step computes in scratch and then commits, all or nothing.
+"""How an optimizer's step computes, checks and commits, all or nothing.
 
 The parameters of a step are grouped by the dtypes of their state and
-gradient. A group's values, state arrays and gradients are copied, side by
-side, into chunks of scratch (at most ``CHUNK_BYTES`` per row), where the
-optimizer's formulas run on a whole chunk at once: one numpy call per
-operation for all the parameters of a small network, and cache-sized pieces
-of a large one. Results are checked before anything is copied back.
-:func:`finish` then runs the copies back so that Ctrl-C cannot stop them half
-way. A step larger than one chunk is checked first (by a bound on its values,
-or by computing it), then updates the arrays in place with Ctrl-C held back.
+gradient, and each group is laid out in chunks of scratch (at most
+``CHUNK_BYTES`` per row). A group that fits one chunk is copied into it side
+by side, so each formula is one numpy call for all its parameters; the
+results are checked, and :func:`finish` copies them back so that Ctrl-C
+cannot stop it half way. A larger group is checked first (the optimizer's
+bound, or the step computed chunk by chunk in scratch), then updated in place
+chunk by chunk, each chunk staying in cache, inside :func:`interrupts_deferred`.
 """
 
 from __future__ import annotations

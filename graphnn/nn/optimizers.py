@@ -20,18 +20,19 @@ its first update with numpy's result dtype of parameter and gradient (a
 float64 gradient for a float32 parameter gives float64 state, as the book's
 expressions would).
 
-How a step runs. It checks every pair (a parameter node given once, holding
-a writable contiguous float array; a real float gradient of its shape). Then
-the parameters' values, gradients and state are copied into scratch buffers,
-all parameters side by side in chunks of at most 256 KiB per buffer, and the
-formulas run on a whole chunk at once: a small network is one chunk, so each
-operation is one numpy call for all its parameters, and a large one runs in
-chunks that stay in the processor's cache. The results are checked (a NaN or
-Inf gradient, an overflow: an error naming the parameter) and only then
-copied back. A network larger than one chunk is computed twice, first only to
-check it. So a bad step changes nothing, and Ctrl-C during the copies back
-lets the step finish before it stops: the parameters, the state,
-``iterations`` and ``current_learning_rate`` move together or not at all.
+How a step runs (:mod:`graphnn.nn.chunks`). It checks every pair (a
+parameter node given once, holding a writable contiguous float array; a real
+float gradient of its shape). A small network's values, gradients and state
+are copied side by side into scratch (one chunk of at most 256 KiB per
+buffer), where each formula is one numpy call for all its parameters; the
+results are checked (a NaN or Inf gradient, an overflow: an error naming the
+parameter) and only then copied back, which Ctrl-C cannot stop half way. A
+larger network is first shown unable to overflow, by a bound from the largest
+magnitude among the arrays the step reads (or, when the bound is too loose,
+by computing the step in scratch), then updated in place, chunk by chunk so
+that each stays in the processor's cache, with Ctrl-C held back until the end.
+So a bad step changes nothing, and the parameters, the state, ``iterations``
+and ``current_learning_rate`` move together or not at all.
 """
 
 from __future__ import annotations
