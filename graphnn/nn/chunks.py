@@ -56,10 +56,9 @@ class _Group:
             spans.append((a, pieces))
         self.chunks = [_Chunk(n, pieces, block, grad, slots) for n, pieces in spans]
 
-    def compute(self, opt, chunk: _Chunk, sources, lr: float, t: int, check: list | None = None):
-        """Copy a chunk of ``sources`` (value, state arrays, gradient per parameter) in and run the
-        optimizer's formulas on it. With ``check`` (the parameters, to name them), refuse a NaN or Inf
-        gradient and an overflow."""
+    def compute(self, opt, chunk: _Chunk, sources, lr: float, t: int, params: list) -> None:
+        """Run the optimizer's formulas on a chunk of ``sources`` (value, state arrays, gradient per
+        parameter) into scratch, refusing a NaN or Inf gradient and an overflow (naming ``params``)."""
         if len(chunk.pieces) == 1:  # one parameter's elements: read where they are
             i, part, _, _ = chunk.pieces[0]
             *old, g = (source.reshape(-1)[part or slice(None)] for source in sources[i])
@@ -68,14 +67,14 @@ class _Group:
                 for view, source in zip(views, sources[i]):
                     view[...] = source if part is None else source.reshape(-1)[part]
             old, g = chunk.new, chunk.g
-        if check is not None and not _finite(g):
+        if not _finite(g):
             i = chunk.pieces[0][0] if len(chunk.pieces) == 1 else chunk.first_bad(-1)[0]
-            raise GraphError(f"{type(opt).__name__}.step: the gradient for {check[i].name} holds "
+            raise GraphError(f"{type(opt).__name__}.step: the gradient for {params[i].name} holds "
                              f"{_nonfinite_text(sources[i][-1])}; nothing was updated")
         opt._compute(old, chunk.new, g, lr, t, chunk.tmp, chunk.tmp2)
-        if check is not None and not _finite(chunk.results):
+        if not _finite(chunk.results):
             i, part, values = chunk.first_bad(*range(len(sources[0]) - 1))
-            name, old = check[i].name, sources[i][0]
+            name, old = params[i].name, sources[i][0]
             cause = (f"it holds {_nonfinite_text(old)}" if not np.isfinite(old).all() else
                      f"its new values hold {_nonfinite_text(values, part.start if part else 0, old.shape)}")
             raise GraphError(f"{type(opt).__name__}.step: updating {name} overflowed ({cause}); "

@@ -137,7 +137,8 @@ class Optimizer:
         return pairs
 
     def _apply(self, pairs, rate: float, iterations: int) -> None:
-        """Compute and check every chunk, then copy the results back and count the step."""
+        """Check the step (small groups computed in scratch, large ones bounded or computed), then
+        write it and count it."""
         key = tuple((param, grad.shape, param.value.dtype, grad.dtype) for param, grad in pairs)
         groups = self._layouts.get(key)
         if groups is None:
@@ -173,7 +174,7 @@ class Optimizer:
             for group in groups:  # a single chunk is computed once; several are computed to check
                 if len(group.chunks) == 1 or not proven:  # them first, unless nothing can overflow
                     for chunk in group.chunks:
-                        group.compute(self, chunk, sources, rate, t, check=params)
+                        group.compute(self, chunk, sources, rate, t, params)
             jobs = [(group.commit, (group.chunks[0], sources)) for group in groups if len(group.chunks) == 1]
             bounds = dict.fromkeys(several, 0.0)
             jobs.append((self._count, (new, rate, iterations, bounds)))
