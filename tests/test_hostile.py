@@ -587,7 +587,7 @@ def _interrupted_at(line, step):
 def test_ctrl_c_at_any_line_of_a_step_applies_all_of_it_or_none(make, chunk, monkeypatch):
     import graphnn.nn.chunks as module
 
-    if chunk:  # parameters split over chunks: computed once to check, then chunk by chunk
+    if chunk:  # parameters split over chunks: bounded, then updated in place with Ctrl-C held back
         monkeypatch.setattr(module, "CHUNK_BYTES", chunk)
     twin, twin_params, grads = _stepped(make)
     twin.step(twin_params, grads)
