@@ -15,8 +15,6 @@ import nnfs
 from nnfs.datasets import spiral_data
 
 import graphnn as gn
-from graphnn.seeing.explore import explore
-from graphnn.seeing.recorder import Recorder
 
 EPOCHS = int(os.environ.get("GRAPHNN_EPOCHS", "10001"))
 
@@ -32,13 +30,13 @@ model.set(loss=gn.CategoricalCrossEntropy(), optimizer=gn.Adam(learning_rate=0.0
           accuracy=gn.CategoricalAccuracy())
 model.finalize()
 
-recorder = Recorder(every=max(1, (EPOCHS - 1) // 20))
+recorder = gn.Recorder(every=max(1, (EPOCHS - 1) // 20))
 model.train(X, y, epochs=EPOCHS, print_every=max(1, EPOCHS // 5), record=recorder)
 
 for frame in recorder.frames:
     dead = [f.amount for f in frame.findings if f.node == "relu1/maximum" and f.check == "dead_relu"]
     print(f"step {frame.step:5d}: relu1 dead {dead[0] if dead else 0.0:.3f}")
 
-page = explore(model.graph, "explore_training.html", history=recorder,
+page = gn.explore(model.graph, "explore_training.html", history=recorder,
                title=f"chapter 10 spiral network, {EPOCHS} epochs, relu1's dead neurons over training")
 print(f"wrote {page.path}")

@@ -531,7 +531,12 @@ FAULTS = [
 
 @pytest.mark.parametrize("make", OPTIMIZERS, ids=OPTIMIZER_IDS)
 @pytest.mark.parametrize("name, fault, message", FAULTS, ids=[f[0] for f in FAULTS])
-def test_a_bad_step_changes_nothing(make, name, fault, message):
+@pytest.mark.parametrize("chunk", [None, 40], ids=["one chunk", "chunks of 40 bytes"])
+def test_a_bad_step_changes_nothing(make, name, fault, message, chunk, monkeypatch):
+    import graphnn.nn.chunks as module
+
+    if chunk:  # several chunks: a bound first, the step in scratch when it cannot prove anything
+        monkeypatch.setattr(module, "CHUNK_BYTES", chunk)
     opt, params, grads = _stepped(make)
     before = _state((opt, params))
     bad_params, bad_grads = fault(params, grads)

@@ -74,11 +74,11 @@ class _Group:
         opt._compute(old, chunk.new, g, lr, t, chunk.tmp, chunk.tmp2)
         if not _finite(chunk.results):
             i, part, values = chunk.first_bad(*range(len(sources[0]) - 1))
-            name, old = params[i].name, sources[i][0]
-            cause = (f"it holds {_nonfinite_text(old)}" if not np.isfinite(old).all() else
-                     f"its new values hold {_nonfinite_text(values, part.start if part else 0, old.shape)}")
-            raise GraphError(f"{type(opt).__name__}.step: updating {name} overflowed ({cause}); "
-                             f"nothing was updated")
+            name, old, where = params[i].name, sources[i][0], f"{type(opt).__name__}.step"
+            if not np.isfinite(old).all():
+                raise GraphError(f"{where}: {name} already holds {_nonfinite_text(old)}; nothing was updated")
+            raise GraphError(f"{where}: updating {name} overflowed (its new values hold "
+                             f"{_nonfinite_text(values, part.start if part else 0, old.shape)}); nothing was updated")
 
     @staticmethod
     def update_in_place(opt, chunk: _Chunk, sources, lr: float, t: int) -> float:

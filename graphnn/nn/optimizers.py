@@ -195,9 +195,12 @@ class Optimizer:
             for i in group.indices:
                 for a in sources[i] if known is None else (sources[i][0], sources[i][-1]):
                     flat = a.reshape(-1)
-                    largest = max(largest, float(flat.dot(flat)))  # NaN or Inf: not finite, not proven
+                    squares = float(flat.dot(flat))
+                    if not math.isfinite(squares):  # a NaN or Inf (or a sum too large): checked in scratch
+                        return False
+                    largest = max(largest, squares)
         limit = min(np.finfo(d).max for group in groups for d in (group.dtype, group.gdtype)) / 16
-        return math.isfinite(largest) and self._bound(math.sqrt(largest), rate, t) < limit
+        return self._bound(math.sqrt(largest), rate, t) < limit
 
     def _bound(self, b: float, lr: float, t: int) -> float:
         """A bound on the magnitude of every value ``_compute`` makes when no input exceeds ``b >= 1``."""
@@ -257,7 +260,8 @@ class SGD(Optimizer):
             np.subtract(new_m, tmp, out=new_m)              # the update, kept as the momentum
             np.add(w, new_m, out=new_w)
         else:
-            np.copyto(new_m, m)                             # unused, kept as it is
+            if new_m is not m:
+                np.copyto(new_m, m)                         # unused, kept as it is
             np.multiply(g, -lr, out=tmp)                    # -lr * g
             np.add(w, tmp, out=new_w)
 
