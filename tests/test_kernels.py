@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from graphnn.core import ops
+from graphnn.core import kernels, nn_ops, ops
 from graphnn.core.primitive import Aval, aval_of
 
 rng = np.random.default_rng(0)
@@ -45,6 +45,7 @@ def check(build, *values):
         assert np.shape(got) == np.shape(expected)
         assert np.asarray(got).dtype == np.asarray(expected).dtype
         np.testing.assert_array_equal(got, expected)
+        assert np.asarray(got).tobytes() == np.asarray(expected).tobytes()  # signed zeros and NaNs too
     return kernel
 
 
@@ -144,14 +145,51 @@ def test_pick_unpick_broadcast_like_sum_like():
     check(ops.sum_like, f32(300, 64), f32(300, 64))
 
 
-def test_pick_still_rejects_bad_labels():
+def test_maximum_against_a_number_gives_the_same_bits_with_signed_zeros_and_nan():
+    x = f32(300, 64)
+    x[0, :4] = [-0.0, 0.0, np.nan, -np.inf]
+    for value in (0.0, -0.0, 1.5):
+        kernel = check(ops.maximum, value, x)
+        assert kernel.consts[0].shape == x.shape  # compared with a whole array of the number: numpy's fast loop
+        check(ops.maximum, x.astype(np.float64), value)
+        check(ops.maximum, x[:1, :1], value)
+        for data in (x, x.astype(np.float64)):  # np.minimum's kernel too (no built-in primitive uses it)
+            number = Aval((), data.dtype, weak=value)
+            kernel = kernels.ufunc_kernel(np.minimum, [Aval(data.shape, data.dtype), number], Aval(data.shape, data.dtype))
+            assert kernel.fn(data, kernel.consts[1]).tobytes() == np.minimum(data, value).tobytes()
+
+
+@pytest.mark.parametrize("labels_dtype", ["uint8", "int64", "int32"])
+def test_softmax_cce_grad(labels_dtype):
+    logits = f32(300, 3)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    labels = rng.integers(0, 3, 300).astype(labels_dtype)
+    kernel = check(nn_ops.softmax_cce_grad, probs, labels)
+    assert kernel.inplace == (0,)
+    expected = kernel.fn(probs, labels)
+    buffer = probs.copy()  # the plan may give it its input's buffer
+    assert kernel.fn(buffer, labels, out=buffer) is buffer
+    assert buffer.tobytes() == expected.tobytes()
+    check(lambda p, y: nn_ops.softmax_cce_grad(p, y, mask_clipped=True), probs, labels)
+    check(nn_ops.softmax_cce_grad, probs.astype(np.float64), labels)
+
+
+@pytest.mark.parametrize("op", [ops.pick, nn_ops.softmax_cce_grad])
+@pytest.mark.parametrize("labels", [[0, 1, 2, 3], [0, -1, 2, 1], [0, 1, 2, 300]])
+@pytest.mark.parametrize("labels_dtype", ["int8", "int16", "int64", "uint16"])
+def test_kernels_still_reject_bad_labels(op, labels, labels_dtype):
+    if labels_dtype.startswith("u") and min(labels) < 0:
+        return
     x = f32(4, 3)
-    node = ops.pick(gn.Input("x", dtype="float32"), gn.Input("y", dtype="int64"))
-    labels = np.array([0, 1, 2, 3])
-    kernel = node.prim.kernel_for(node, [aval(node.inputs[0], x), aval(node.inputs[1], labels)],
-                                Aval((4,), np.dtype("float32")))
-    with pytest.raises(ValueError, match="labels must lie in"):
+    labels = np.array(labels, dtype=labels_dtype) if max(labels) < 128 or labels_dtype != "int8" \
+        else np.array([0, 1, 2, 127], dtype="int8")
+    node = op(gn.Input("x", dtype="float32"), gn.Input("y", dtype=labels_dtype))
+    out = node.prim.check(node, [aval(node.inputs[0], x), aval(node.inputs[1], labels)])
+    kernel = node.prim.kernel_for(node, [aval(node.inputs[0], x), aval(node.inputs[1], labels)], Aval(*out))
+    before = x.copy()
+    with pytest.raises(ValueError, match=f"labels must lie in \\[0, 3\\), got values from {labels.min()} to"):
         kernel.fn(x, labels)
+    assert x.tobytes() == before.tobytes()
 
 
 @pytest.mark.parametrize("strict", [True, False])

@@ -15,6 +15,7 @@ writing anything; the others name their builder in their table entry
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,7 +94,26 @@ def ufunc_kernel(ufunc: np.ufunc, ins: list, out) -> Kernel:
     """Any ufunc: writes into a buffer, may reuse a dying input's buffer, converts Python numbers once."""
     positions = tuple(range(len(ins)))
     inplace = tuple(i for i, a in enumerate(ins) if _same_as_out(a, out))
-    return Kernel(ufunc, positions, out=True, inplace=inplace, consts=weak_consts(ins, positions))
+    consts = weak_consts(ins, positions)
+    if ufunc in (np.maximum, np.minimum) and known(out) and math.prod(out.shape) > 1:
+        # numpy's maximum against a scalar is a plain loop, against an array of the same
+        # shape a vector one: 3-4x faster (ReLU), the same bits, signed zeros and NaN too
+        consts = {i: _filled(out.shape, v) for i, v in consts.items()}
+    return Kernel(ufunc, positions, out=True, inplace=inplace, consts=consts)
+
+
+_FILLED: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
+def _filled(shape: tuple, value: np.generic) -> np.ndarray:
+    """A read-only array of ``value``, shared by every kernel that asks for the same one."""
+    key = (shape, value.dtype, value.tobytes())
+    array = _FILLED.get(key)
+    if array is None:
+        array = np.full(shape, value)
+        array.flags.writeable = False
+        _FILLED[key] = array
+    return array
 
 
 def axes_of(shape, axis) -> tuple:
@@ -110,12 +130,17 @@ def broadcast_axes(g_shape: tuple, x_shape: tuple) -> tuple:
         lead + i for i, d in enumerate(x_shape) if d == 1 and g_shape[lead + i] != 1)
 
 
+_UNSIGNED = {np.dtype(t).itemsize: np.dtype(t) for t in (np.uint8, np.uint16, np.uint32, np.uint64)}
+
+
 def check_labels(x: np.ndarray, labels: np.ndarray) -> None:
     """Class indices must be integers in ``[0, classes)``; one-hot rows pass."""
     if labels.ndim == 1:
         if labels.dtype.kind not in "iu":
             raise ValueError(f"class labels must be integers, got {labels.dtype}")
-        if labels.size and (labels.min() < 0 or labels.max() >= x.shape[1]):
+        # one reduction for both bounds: seen as unsigned, a negative label is huge
+        unsigned = labels.view(_UNSIGNED[labels.dtype.itemsize]) if labels.dtype.kind == "i" else labels
+        if labels.size and np.maximum.reduce(unsigned, None) >= x.shape[1]:
             raise ValueError(f"labels must lie in [0, {x.shape[1]}), "
                              f"got values from {labels.min()} to {labels.max()}")
 
@@ -134,6 +159,8 @@ def _row_reduce(ufunc: np.ufunc, width: int, kshape: tuple, keepdims: bool) -> C
         acc = ufunc(x[..., 0:1], x[..., 1:2], out=target)
         for j in range(2, width):
             ufunc(acc, x[..., j:j + 1], out=acc)
+        if ufunc is np.add:  # numpy's sum starts from +0.0: a row of -0.0 sums to +0.0
+            ufunc(acc, 0.0, out=acc)
         return acc if keepdims else acc.reshape(kshape[:-1])
     return row_reduce
 
@@ -263,15 +290,28 @@ def clip_kernel(node, ins, out):
     return Kernel(clip, (0,), out=True)
 
 
+def flat_picks(x) -> Callable:
+    """For an (N, C) aval: ``index(y)``, the positions of ``v[range(N), y]`` in ``v.reshape(-1)``.
+
+    One addition and a flat index cost less than numpy's two-array fancy index.
+    """
+    starts = np.arange(x.shape[0], dtype=np.intp) * x.shape[1]
+    positions = np.empty(x.shape[0], dtype=np.intp)  # one per plan: a plan runs one call at a time
+
+    def index(y):
+        return np.add(starts, y, out=positions, casting="unsafe")  # exact: check_labels ran first
+    return index
+
+
 def pick_kernel(node, ins, out):
     x, labels = ins
-    if not known(x, labels) or len(labels.shape) != 1:
+    if not known(x, labels) or len(labels.shape) != 1 or len(x.shape) != 2:
         return None
-    rows = np.arange(x.shape[0])
+    index = flat_picks(x)
 
     def pick(v, y):
         check_labels(v, y)
-        return v[rows, y]
+        return v.reshape(-1)[index(y)]
 
     return Kernel(pick, (0, 1), fresh_layout=True)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from graphnn.core import shapes as s
-from graphnn.core.kernels import check_labels
+from graphnn.core.kernels import Kernel, check_labels, flat_picks, known
 from graphnn.core.node import Node
 from graphnn.core.ops import mul
 from graphnn.core.primitive import ZERO, Aval, ShapeError, define_primitive
@@ -84,6 +84,27 @@ def _softmax_cce_grad(probs, labels, lo, hi, mask_clipped=False):
     return d
 
 
+def _softmax_cce_grad_kernel(node, ins, out):
+    """The unmasked gradient for class indices, written into the plan's buffer, the same bits."""
+    probs, labels = ins
+    if node.attrs.get("mask_clipped") or not known(probs, labels) or len(probs.shape) != 2 \
+            or len(labels.shape) != 1:
+        return None
+    n = probs.shape[0]
+    index = flat_picks(probs)
+
+    def softmax_cce_grad(p, y, out=None):
+        check_labels(p, y)
+        d = p.copy() if out is None else out
+        if out is not None and out is not p:
+            np.copyto(d, p)
+        d.reshape(-1)[index(y)] -= 1
+        return np.divide(d, n, out=d)
+
+    inplace = (0,) if probs.shape == out.shape and probs.dtype == out.dtype else ()
+    return Kernel(softmax_cce_grad, (0, 1), out=True, inplace=inplace)
+
+
 def _softmax_cce_scale(probs, labels, lo, hi, mask_clipped=False):
     n = len(probs)
     if labels.ndim == 1:
@@ -125,7 +146,7 @@ _dropout_mask_node = define_primitive(
     doc="random (a new draw on every run): binomial(1, 1 - rate, x.shape) / (1 - rate), in x's dtype or dtype")
 _softmax_cce_grad_node = define_primitive(
     "softmax_cce_grad", _softmax_cce_grad, _softmax_cce_grad_rule, (_softmax_cce_grad_dp, None),
-    attrs=_CCE_ATTRS, broadcasts=False, check_shapes=False, aliases=False,
+    attrs=_CCE_ATTRS, broadcasts=False, check_shapes=False, aliases=False, kernel=_softmax_cce_grad_kernel,
     doc="the book's joint gradient of mean(-log(clip(probs, lo, hi)[labels])) with respect to the logits "
         "of probs = softmax(logits): (probs - one_hot) / N; labels (N,) or one-hot (N, C). mask_clipped=True "
         "zeroes rows whose picked probability is on or beyond [lo, hi], as the clip's own gradient does; "
