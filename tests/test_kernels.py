@@ -154,8 +154,8 @@ def test_maximum_against_a_number_gives_the_same_bits_with_signed_zeros_and_nan(
         check(ops.maximum, x.astype(np.float64), value)
         check(ops.maximum, x[:1, :1], value)
         for data in (x, x.astype(np.float64)):  # np.minimum's kernel too (no built-in primitive uses it)
-            number = Aval((), data.dtype, weak=value)
-            kernel = kernels.ufunc_kernel(np.minimum, [Aval(data.shape, data.dtype), number], Aval(data.shape, data.dtype))
+            array, number = Aval(data.shape, data.dtype), Aval((), data.dtype, weak=value)
+            kernel = kernels.ufunc_kernel(np.minimum, [array, number], array)
             assert kernel.fn(data, kernel.consts[1]).tobytes() == np.minimum(data, value).tobytes()
 
 
