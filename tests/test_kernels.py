@@ -5,6 +5,7 @@ bit for bit (values, dtype, shape), the primitive's own forward with the
 kernel called without and with an output buffer.
 """
 
+import nnfs
 import numpy as np
 import pytest
 
@@ -90,8 +91,23 @@ def test_matmul(a_shape, b_shape):
 
 
 def test_matmul_uses_np_dot_as_it_is_at_call_time(book_numpy):
-    # nnfs.init() replaced np.dot with a float64 wrapper; out= cannot pass through it.
-    check(ops.matmul, f32(300, 64), f32(64, 3))
+    # nnfs.init() replaced np.dot with a float64 wrapper: the kernel computes what it computes
+    assert kernels.is_book_dot(np.dot)
+    a, b = f32(300, 64), f32(64, 3)
+    for x, y in ((a, b), (np.ascontiguousarray(a.T).T, b), (a.T, f32(300, 5)), (b.T, a.T), (a[::2], b)):
+        check(ops.matmul, x, y)
+        assert check(ops.matmul, x, y).fn(x, y).tobytes() == np.dot(x, y).tobytes()
+    check(ops.matmul, a, b.astype(np.float64))
+    np.dot = lambda x, y: kernels.NUMPY_DOT(x, y) + 1  # any other np.dot is called as it is
+    check(ops.matmul, a, b)
+
+
+def test_only_nnfs_own_dot_is_recognised(book_numpy):
+    wrapper = np.dot
+    assert kernels.is_book_dot(wrapper) and not kernels.is_book_dot(kernels.NUMPY_DOT)
+    nnfs.init()  # a wrapper around the wrapper: not numpy's own dot inside
+    assert not kernels.is_book_dot(np.dot)
+    np.dot = wrapper
 
 
 def test_transpose_and_stop_gradient_are_views():
@@ -210,3 +226,19 @@ def test_ops_without_a_kernel_run_their_own_forward():
     user = gn.define_primitive("first_of_two", lambda a, b: a, gn.same_shape, (gn.ZERO, gn.ZERO))(*node.inputs)
     kernel = user.prim.kernel_for(user, [Aval((3,), np.dtype("float32"))] * 2, Aval((3,), np.dtype("float32")))
     assert not kernel.out and kernel.views == (0, 1)  # a user's forward may return an input
+
+
+@pytest.mark.parametrize("mask_dtype", [None, "float64", "float32"])
+def test_dropout_mask_draws_the_same_mask_into_a_buffer(mask_dtype):
+    x = gn.Input("x", dtype="float32")
+    node = nn_ops.dropout_mask(x, 0.1, dtype=mask_dtype)
+    out = Aval(*node.prim.check(node, [Aval((300, 64), np.dtype("float32"))]))
+    kernel = node.prim.kernel_for(node, [Aval((300, 64), np.dtype("float32"))], out)
+    results = []
+    for buffer in (None, np.full(out.shape, np.nan, out.dtype)):
+        np.random.seed(3)
+        results.append(kernel.fn() if buffer is None else kernel.fn(out=buffer))
+    np.random.seed(3)
+    expected = node.prim.bind(node)(np.zeros((300, 64), np.float32))
+    for got in results:
+        assert got.dtype == expected.dtype == out.dtype and got.tobytes() == expected.tobytes()

@@ -15,6 +15,7 @@ writing anything; the others name their builder in their table entry
 from __future__ import annotations
 
 import math
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -261,13 +262,51 @@ def matmul_kernel(node, ins, out):
     if not (known(a, b, out) and a.dtype == b.dtype == out.dtype):
         return None
 
+    scratch = threading.local()  # float64 copies for nnfs.init()'s dot, kept per plan and thread
+
     def matmul(x, y, out=None):
         # np.dot as it is at call time; only numpy's own accepts out=
-        if out is not None and np.dot is NUMPY_DOT:
+        dot = np.dot
+        if out is not None and dot is NUMPY_DOT:
             return NUMPY_DOT(x, y, out)
-        return np.dot(x, y)
+        if x.dtype == np.float32 and x.ndim <= 2 and y.ndim <= 2 and is_book_dot(dot):
+            return _book_dot(x, y, out, scratch.__dict__)
+        return dot(x, y)
 
     return Kernel(matmul, (0, 1), out=True, fresh_layout=True)
+
+
+def is_book_dot(dot) -> bool:
+    """Whether ``dot`` is the np.dot nnfs.init() installs around numpy's own: float64 copies of the
+    arguments multiplied by numpy's dot, the product rounded to float32."""
+    cells = getattr(dot, "__closure__", None) or ()
+    return (getattr(dot, "__module__", None) == "nnfs.core"
+            and getattr(dot, "__qualname__", None) == "init.<locals>.dot"
+            and len(cells) == 1 and cells[0].cell_contents is NUMPY_DOT)
+
+
+def _book_dot(x, y, out, scratch: dict):
+    """What nnfs.init()'s dot computes, in buffers kept from run to run instead of three new arrays (whose
+    memory the allocator returns to the system and faults in again): each argument copied to float64 in
+    its own layout (as ``astype`` copies it), numpy's dot, the product rounded to float32 (into ``out``)."""
+    wide = []
+    for k, a in enumerate((x, y)):
+        order = "C" if a.flags.c_contiguous else "F" if a.flags.f_contiguous else None
+        if order is None:
+            return np.dot(x, y) if out is None else np.copyto(out, np.dot(x, y)) or out
+        key = (k, a.shape, order)
+        if key not in scratch:
+            scratch[key] = np.empty(a.shape, np.float64, order=order)
+        np.copyto(scratch[key], a)
+        wide.append(scratch[key])
+    key = ("product", x.shape[:-1] + y.shape[1:])
+    if key not in scratch:
+        scratch[key] = np.empty(key[1], np.float64)
+    product = NUMPY_DOT(wide[0], wide[1], scratch[key])
+    if out is None:
+        return product.astype(np.float32)
+    np.copyto(out, product)
+    return out
 
 
 def transpose_kernel(node, ins, out):

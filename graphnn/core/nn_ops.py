@@ -40,6 +40,23 @@ def _dropout_mask(x, rate, dtype=None):
     return mask.astype(x.dtype if dtype is None else dtype, copy=False)
 
 
+def _dropout_mask_kernel(node, ins, out):
+    """The same draw, divided into the plan's buffer: the book's float64 quotient, rounded to the buffer's
+    dtype as ``astype`` rounds it. One large temporary instead of two, so the allocator reuses its memory
+    from step to step instead of returning it to the system and faulting it in again."""
+    if not known(out):
+        return None
+    keep, shape, dtype = 1.0 - node.attrs["rate"], out.shape, out.dtype
+
+    def dropout_mask(out=None):
+        drawn = np.random.binomial(1, keep, size=shape)
+        if out is None:
+            return (drawn / keep).astype(dtype, copy=False)
+        return np.divide(drawn, keep, out=out)
+
+    return Kernel(dropout_mask, (), out=True)
+
+
 def _dropout_mask_rule(x: Aval, rate, dtype=None):
     if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
         raise ShapeError(f"dropout rate must be a number in [0, 1), got {rate!r}")
@@ -142,7 +159,7 @@ _sign_node = define_primitive(
     doc="-1, 0 or +1 by the sign of x, with at_zero where x == 0")
 _dropout_mask_node = define_primitive(
     "dropout_mask", _dropout_mask, _dropout_mask_rule, (ZERO,), attrs=("rate", "dtype"), pure=False,
-    check_shapes=False, aliases=False,
+    check_shapes=False, aliases=False, kernel=_dropout_mask_kernel,
     doc="random (a new draw on every run): binomial(1, 1 - rate, x.shape) / (1 - rate), in x's dtype or dtype")
 _softmax_cce_grad_node = define_primitive(
     "softmax_cce_grad", _softmax_cce_grad, _softmax_cce_grad_rule, (_softmax_cce_grad_dp, None),
