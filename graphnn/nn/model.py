@@ -173,10 +173,15 @@ class Model:
             validation_data = self.check_data(*validation_data, "validation data")
         self.accuracy.init(y)
         batches = _batches(len(X), batch_size)
+        labels = _as_compared(y)
 
-        def step(k: int, where: str) -> tuple:
-            data_loss, reg_loss, samples, accuracy = self._step(X[batches[k]], y[batches[k]], where, record)
-            return data_loss, reg_loss, np.sum(samples) if batch_size else None, len(samples), accuracy
+        def step(k: int, epoch: int) -> tuple:
+            if batch_size is None:  # the whole data: no slicing
+                data_loss, reg_loss, _, accuracy = self._step(X, y, (epoch, None), record, labels)
+                return data_loss, reg_loss, None, len(X), accuracy
+            rows = batches[k]
+            data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows], (epoch, k), record, labels[rows])
+            return data_loss, reg_loss, np.sum(samples), len(samples), accuracy
 
         validate = None if validation_data is None else (lambda say: self._evaluate(*validation_data, batch_size, say))
         return self._loop(len(batches), step, validate, epochs, print_every, batch_size, verbose)
@@ -196,7 +201,7 @@ class Model:
               verbose: bool) -> dict:
         """The book's training loop, printing its lines; returns the history.
 
-        ``step(k, where)`` trains on batch ``k`` and returns ``(data_loss, reg_loss,
+        ``step(k, epoch)`` trains on batch ``k`` and returns ``(data_loss, reg_loss,
         sum of the batch's sample losses (read only with batches), its rows, accuracy)``;
         ``validate(say)`` (or None) evaluates. The Dask path runs the same loop.
         """
@@ -210,8 +215,7 @@ class Model:
                 self.accuracy.new_pass()
                 loss_sum, loss_count = 0.0, 0
                 for k in range(n_batches):
-                    where = f"epoch {epoch}" + (f", step {k}" if batch_size is not None else "")
-                    data_loss, reg_loss, batch_loss, rows, accuracy = step(k, where)
+                    data_loss, reg_loss, batch_loss, rows, accuracy = step(k, epoch)
                     say.tick()
                     if batch_size is not None:
                         loss_sum, loss_count = loss_sum + batch_loss, loss_count + rows
@@ -244,23 +248,25 @@ class Model:
                 f"(data_loss: {data_loss:.3f}, reg_loss: {reg_loss:.3f}), "
                 f"lr: {self.optimizer.current_learning_rate}")
 
-    def _step(self, X: np.ndarray, y: np.ndarray, where: str = "a step", record: Recorder | None = None):
+    def _step(self, X: np.ndarray, y: np.ndarray, where: tuple | None = None, record: Recorder | None = None,
+              labels: np.ndarray | None = None):
         """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy.
 
         A NaN/Inf loss or gradient stops training before the update, with an
-        error naming ``where`` and the first node that went non-finite.
+        error naming ``where`` (epoch, step) and the first node that went
+        non-finite. ``labels``: ``y`` as the accuracy compares it.
         """
         feeds = {self.input: X, self.target: y}
         recording = record is not None and record.due(self.optimizer.iterations)
         values = self.graph.run(feeds, keep="all" if recording else "fetched")
         if recording:  # before the optimizer changes the parameters
             record.record_model(self, feeds, values)
-        data_loss = values[self.data_loss]
+        data_loss, total = values[self.data_loss], values[self.total_loss]
         reg_loss = values[self.regularization] if self.regularization is not None else 0
         predictions = self.output_layer_activation.predictions(values[self.output])
-        accuracy = self.accuracy.calculate(predictions, y)
-        if not math.isfinite(values[self.total_loss]):
-            raise self._diverged(feeds, where, f"the loss is {values[self.total_loss]}")
+        accuracy = self.accuracy.calculate(predictions, y if labels is None else labels)
+        if not math.isfinite(total):
+            raise self._diverged(feeds, where, f"the loss is {total}")
         try:
             self.optimizer.step(self.params, [values[g] for g in self.grads])
         except GraphError as error:  # the gradients are right by construction: NaN/Inf or an overflow
@@ -279,8 +285,12 @@ class Model:
                     self._gradient_graph = Graph(list(dict.fromkeys(mapping.values()))), mapping
         return self._gradient_graph
 
-    def _diverged(self, feeds: dict, where: str, problem: str) -> GraphError:
+    def _diverged(self, feeds: dict, where: tuple | None, problem: str) -> GraphError:
         """The error for a step that cannot be applied, naming the first NaN/Inf node (found by running it again)."""
+        if where is None:
+            where = "a step"
+        else:
+            where = f"epoch {where[0]}" + ("" if where[1] is None else f", step {where[1]}")
         try:
             self.graph.run(feeds, check_numerics=True)
         except NumericsError as error:
@@ -433,6 +443,11 @@ def _dask(X: Any, client) -> bool:
     if client is not None:
         raise GraphError("Model: client= is for Dask arrays; X is a numpy array, which trains in this process")
     return False
+
+
+def _as_compared(y: np.ndarray) -> np.ndarray:
+    """Class indices as numpy's argmax returns them (intp), so the accuracy's comparison casts nothing."""
+    return y.astype(np.intp) if y.ndim == 1 and y.dtype.kind in "iu" and np.can_cast(y.dtype, np.intp) else y
 
 
 def _batches(n: int, batch_size: int | None) -> list[slice]:
