@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 from graphnn.core.errors import GraphError
 
@@ -20,7 +19,7 @@ def write_atomically(path, data: bytes) -> None:
         raise GraphError(f"cannot write {path}: no folder {folder}")
     if os.path.isdir(path):
         raise GraphError(f"cannot write {path}: it is a folder")
-    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as error:

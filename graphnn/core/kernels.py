@@ -279,10 +279,17 @@ def matmul_kernel(node, ins, out):
 def is_book_dot(dot) -> bool:
     """Whether ``dot`` is the np.dot nnfs.init() installs around numpy's own: float64 copies of the
     arguments multiplied by numpy's dot, the product rounded to float32."""
+    if dot is _BOOK_DOT[0]:
+        return True
     cells = getattr(dot, "__closure__", None) or ()
-    return (getattr(dot, "__module__", None) == "nnfs.core"
-            and getattr(dot, "__qualname__", None) == "init.<locals>.dot"
-            and len(cells) == 1 and cells[0].cell_contents is NUMPY_DOT)
+    if (getattr(dot, "__module__", None) == "nnfs.core" and getattr(dot, "__qualname__", None) == "init.<locals>.dot"
+            and len(cells) == 1 and cells[0].cell_contents is NUMPY_DOT):
+        _BOOK_DOT[0] = dot  # recognised once (nnfs.init() makes a new one each call)
+        return True
+    return False
+
+
+_BOOK_DOT: list = [None]
 
 
 def _book_dot(x, y, out, scratch: dict):
