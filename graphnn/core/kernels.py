@@ -262,15 +262,13 @@ def matmul_kernel(node, ins, out):
     if not (known(a, b, out) and a.dtype == b.dtype == out.dtype):
         return None
 
-    scratch = threading.local()  # float64 copies for nnfs.init()'s dot, kept per plan and thread
-
     def matmul(x, y, out=None):
         # np.dot as it is at call time; only numpy's own accepts out=
         dot = np.dot
         if out is not None and dot is NUMPY_DOT:
             return NUMPY_DOT(x, y, out)
         if x.dtype == np.float32 and x.ndim <= 2 and y.ndim <= 2 and is_book_dot(dot):
-            return _book_dot(x, y, out, scratch.__dict__)
+            return _book_dot(x, y, out)
         return dot(x, y)
 
     return Kernel(matmul, (0, 1), out=True, fresh_layout=True)
@@ -292,28 +290,38 @@ def is_book_dot(dot) -> bool:
 _BOOK_DOT: list = [None]
 
 
-def _book_dot(x, y, out, scratch: dict):
-    """What nnfs.init()'s dot computes, in buffers kept from run to run instead of three new arrays (whose
-    memory the allocator returns to the system and faults in again): each argument copied to float64 in
-    its own layout (as ``astype`` copies it), numpy's dot, the product rounded to float32 (into ``out``)."""
-    wide = []
-    for k, a in enumerate((x, y)):
-        order = "C" if a.flags.c_contiguous else "F" if a.flags.f_contiguous else None
-        if order is None:
-            return np.dot(x, y) if out is None else np.copyto(out, np.dot(x, y)) or out
-        key = (k, a.shape, order)
-        if key not in scratch:
-            scratch[key] = np.empty(a.shape, np.float64, order=order)
-        np.copyto(scratch[key], a)
-        wide.append(scratch[key])
-    key = ("product", x.shape[:-1] + y.shape[1:])
-    if key not in scratch:
-        scratch[key] = np.empty(key[1], np.float64)
-    product = NUMPY_DOT(wide[0], wide[1], scratch[key])
+def _book_dot(x, y, out):
+    """What nnfs.init()'s dot computes, without its three new arrays (whose memory the allocator may
+    return to the system and fault in again): each argument copied to float64 in its own layout (as
+    ``astype`` copies it) into one scratch array per thread, numpy's dot, the product rounded to float32."""
+    shape = x.shape[:-1] + y.shape[1:]
+    size = x.size + y.size + math.prod(shape)
+    layouts = [_layout(a) for a in (x, y)]
+    if None in layouts or size > _SCRATCH_LIMIT:
+        return np.dot(x, y) if out is None else np.copyto(out, np.dot(x, y)) or out
+    scratch = getattr(_SCRATCH, "array", None)
+    if scratch is None or scratch.size < size:
+        scratch = _SCRATCH.array = np.empty(size, np.float64)
+    wide, at = [], 0
+    for a, order in zip((x, y), layouts):
+        view = scratch[at:at + a.size]
+        view = view.reshape(a.shape) if order == "C" else view.reshape(a.shape[::-1]).T
+        np.copyto(view, a)
+        wide.append(view)
+        at += a.size
+    product = NUMPY_DOT(wide[0], wide[1], scratch[at:size].reshape(shape))
     if out is None:
         return product.astype(np.float32)
     np.copyto(out, product)
     return out
+
+
+def _layout(a) -> str | None:
+    return "C" if a.flags.c_contiguous else "F" if a.flags.f_contiguous else None
+
+
+_SCRATCH = threading.local()  # one float64 array per thread, reused by every product (so it stays in cache)
+_SCRATCH_LIMIT = 1 << 22      # elements (32 MiB); larger products allocate, as nnfs's dot does
 
 
 def transpose_kernel(node, ins, out):
