@@ -117,7 +117,8 @@ def test_work_runs_on_the_workers_and_data_stays_there(client):
     first, second = sorted(client.scheduler_info()["workers"])  # half the rows on each, whatever the load
     Xd = da.concatenate([client.persist(Xd[:2000], workers=first), client.persist(Xd[2000:], workers=second)])
     yd = ((Xd[:, 0] > 0).astype(np.int64) + (Xd[:, 1] > 0.5)).astype(np.int64)
-    Xd, yd = client.persist([Xd, yd])
+    yd = client.persist(yd)  # Xd itself stays the two persisted halves (persisting the concatenation
+    #                          would make new keys the scheduler may gather on one worker)
     model = build(gn.SGD(learning_rate=1.0, momentum=0.5))
     reset_counters(client)
     model.train(Xd, yd, epochs=3, client=client)
@@ -126,6 +127,7 @@ def test_work_runs_on_the_workers_and_data_stays_there(client):
     assert sum(c.get("grad", 0) for c in counts.values()) == 3 * 8
     held = client.has_what()
     keys = {f.key for f in futures_of(Xd)}
+    assert len(keys) == 8
     portions = [keys & set(h) for h in held.values()]
     assert all(0 < len(p) < len(keys) for p in portions), portions  # no worker holds all of X
 

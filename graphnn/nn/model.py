@@ -219,16 +219,17 @@ class Model:
                     say.tick()
                     if batch_size is not None:
                         loss_sum, loss_count = loss_sum + batch_loss, loss_count + rows
-                        if not k % print_every or k == n_batches - 1:
+                        if verbose and (not k % print_every or k == n_batches - 1):
                             say(self._line(f"step: {k}", accuracy, data_loss, reg_loss))
                 if batch_size is None:
-                    if not epoch % print_every:
+                    if verbose and not epoch % print_every:  # a line is written only to be printed
                         say(self._line(f"epoch: {epoch}", accuracy, data_loss, reg_loss))
                 else:
                     data_loss = loss_sum / loss_count
                     reg_loss = self.regularization_loss()
                     accuracy = self.accuracy.calculate_accumulated()
-                    say(self._line("training", accuracy, data_loss, reg_loss))
+                    if verbose:
+                        say(self._line("training", accuracy, data_loss, reg_loss))
                     if validate is not None:
                         history["validation"] = validate(say)
                 history["accuracy"].append(float(accuracy))
