@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import graphnn as gn
-from graphnn.core import kernels, nn_ops, ops
+from graphnn.core import kernels, nn_ops, nnfs_dot, ops
 from graphnn.core.primitive import Aval, aval_of
 
 rng = np.random.default_rng(0)
@@ -92,21 +92,21 @@ def test_matmul(a_shape, b_shape):
 
 def test_matmul_uses_np_dot_as_it_is_at_call_time(book_numpy):
     # nnfs.init() replaced np.dot with a float64 wrapper: the kernel computes what it computes
-    assert kernels.is_book_dot(np.dot)
+    assert nnfs_dot.is_book_dot(np.dot)
     a, b = f32(300, 64), f32(64, 3)
     for x, y in ((a, b), (np.ascontiguousarray(a.T).T, b), (a.T, f32(300, 5)), (b.T, a.T), (a[::2], b)):
         check(ops.matmul, x, y)
         assert check(ops.matmul, x, y).fn(x, y).tobytes() == np.dot(x, y).tobytes()
     check(ops.matmul, a, b.astype(np.float64))
-    np.dot = lambda x, y: kernels.NUMPY_DOT(x, y) + 1  # any other np.dot is called as it is
+    np.dot = lambda x, y: nnfs_dot.NUMPY_DOT(x, y) + 1  # any other np.dot is called as it is
     check(ops.matmul, a, b)
 
 
 def test_only_nnfs_own_dot_is_recognised(book_numpy):
     wrapper = np.dot
-    assert kernels.is_book_dot(wrapper) and not kernels.is_book_dot(kernels.NUMPY_DOT)
+    assert nnfs_dot.is_book_dot(wrapper) and not nnfs_dot.is_book_dot(nnfs_dot.NUMPY_DOT)
     nnfs.init()  # a wrapper around the wrapper: not numpy's own dot inside
-    assert not kernels.is_book_dot(np.dot)
+    assert not nnfs_dot.is_book_dot(np.dot)
     np.dot = wrapper
 
 

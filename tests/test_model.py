@@ -8,7 +8,7 @@ import pytest
 from nnfs.datasets import sine_data, spiral_data
 
 import graphnn as gn
-import graphnn.nn.model as model_module
+import graphnn.nn.printer as printer_module
 
 LINE = re.compile(r"^epoch: \d+, acc: \d\.\d{3}, loss: \d+\.\d{3} \(data_loss: \d+\.\d{3}, "
                   r"reg_loss: \d+\.\d{3}\), lr: [0-9.e-]+$")
@@ -78,7 +78,7 @@ def test_verbose_false_prints_nothing_and_a_terminal_gets_a_progress_bar(capsys,
     model.train(X, y, epochs=3, verbose=False)
     model.evaluate(X, y, verbose=False)
     assert capsys.readouterr().out == ""
-    monkeypatch.setattr(model_module, "_is_terminal", lambda: True)
+    monkeypatch.setattr(printer_module, "is_terminal", lambda: True)
     model.train(X, y, epochs=3, print_every=1)
     out = capsys.readouterr().out
     assert out.count("epoch: ") == 3 and "3/3" in out  # the lines, and tqdm's bar

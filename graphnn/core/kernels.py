@@ -15,7 +15,6 @@ writing anything; the others name their builder in their table entry
 from __future__ import annotations
 
 import math
-import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-try:  # numpy's own dot, whatever nnfs.init() later puts at np.dot
-    from numpy._core.multiarray import dot as NUMPY_DOT
+from graphnn.core.nnfs_dot import NUMPY_DOT, book_dot, is_book_dot
+
+try:
     from numpy._core.umath import clip as _clip_ufunc
 except ImportError:  # numpy 1.x
-    from numpy.core.multiarray import dot as NUMPY_DOT
     from numpy.core.umath import clip as _clip_ufunc
 
 
@@ -268,60 +267,10 @@ def matmul_kernel(node, ins, out):
         if out is not None and dot is NUMPY_DOT:
             return NUMPY_DOT(x, y, out)
         if x.dtype == np.float32 and x.ndim <= 2 and y.ndim <= 2 and is_book_dot(dot):
-            return _book_dot(x, y, out)
+            return book_dot(x, y, out)
         return dot(x, y)
 
     return Kernel(matmul, (0, 1), out=True, fresh_layout=True)
-
-
-def is_book_dot(dot) -> bool:
-    """Whether ``dot`` is the np.dot nnfs.init() installs around numpy's own: float64 copies of the
-    arguments multiplied by numpy's dot, the product rounded to float32."""
-    if dot is _BOOK_DOT[0]:
-        return True
-    cells = getattr(dot, "__closure__", None) or ()
-    if (getattr(dot, "__module__", None) == "nnfs.core" and getattr(dot, "__qualname__", None) == "init.<locals>.dot"
-            and len(cells) == 1 and cells[0].cell_contents is NUMPY_DOT):
-        _BOOK_DOT[0] = dot  # recognised once (nnfs.init() makes a new one each call)
-        return True
-    return False
-
-
-_BOOK_DOT: list = [None]
-
-
-def _book_dot(x, y, out):
-    """What nnfs.init()'s dot computes, without its three new arrays (whose memory the allocator may
-    return to the system and fault in again): each argument copied to float64 in its own layout (as
-    ``astype`` copies it) into one scratch array per thread, numpy's dot, the product rounded to float32."""
-    shape = x.shape[:-1] + y.shape[1:]
-    size = x.size + y.size + math.prod(shape)
-    layouts = [_layout(a) for a in (x, y)]
-    if None in layouts or size > _SCRATCH_LIMIT:
-        return np.dot(x, y) if out is None else np.copyto(out, np.dot(x, y)) or out
-    scratch = getattr(_SCRATCH, "array", None)
-    if scratch is None or scratch.size < size:
-        scratch = _SCRATCH.array = np.empty(size, np.float64)
-    wide, at = [], 0
-    for a, order in zip((x, y), layouts):
-        view = scratch[at:at + a.size]
-        view = view.reshape(a.shape) if order == "C" else view.reshape(a.shape[::-1]).T
-        np.copyto(view, a)
-        wide.append(view)
-        at += a.size
-    product = NUMPY_DOT(wide[0], wide[1], scratch[at:size].reshape(shape))
-    if out is None:
-        return product.astype(np.float32)
-    np.copyto(out, product)
-    return out
-
-
-def _layout(a) -> str | None:
-    return "C" if a.flags.c_contiguous else "F" if a.flags.f_contiguous else None
-
-
-_SCRATCH = threading.local()  # one float64 array per thread, reused by every product (so it stays in cache)
-_SCRATCH_LIMIT = 1 << 22      # elements (32 MiB); larger products allocate, as nnfs's dot does
 
 
 def transpose_kernel(node, ins, out):
@@ -350,10 +299,9 @@ def flat_picks(x) -> Callable:
     One addition and a flat index cost less than numpy's two-array fancy index.
     """
     starts = np.arange(x.shape[0], dtype=np.intp) * x.shape[1]
-    positions = np.empty(x.shape[0], dtype=np.intp)  # one per plan: a plan runs one call at a time
 
-    def index(y):
-        return np.add(starts, y, out=positions, casting="unsafe")  # exact: check_labels ran first
+    def index(y):  # a new array each call: plans without buffers may run in several threads at once
+        return np.add(starts, y, dtype=np.intp, casting="unsafe")  # exact: check_labels ran first
     return index
 
 

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from graphnn.core.kernels import NUMPY_DOT
+from graphnn.core.nnfs_dot import NUMPY_DOT
 from graphnn.core.node import format_shape
 from graphnn.core.primitive import Aval, ShapeError
 

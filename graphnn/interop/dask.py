@@ -19,6 +19,7 @@ import numpy as np
 from graphnn.core.errors import GraphError
 from graphnn.interop.dask_stats import NodeStats, node_stats  # noqa: F401 (public here)
 from graphnn.interop.dask_step import DistributedStep, StepResult, _as_dask, get_client, gradients, is_dask  # noqa: F401
+from graphnn.nn.printer import printer
 
 _MODEL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -101,7 +102,7 @@ def evaluate(model, X, y, *, verbose: bool = True, client=None) -> dict:
     client = get_client(client)
     model._require("evaluate")
     _check(model, X, y, "evaluation data", client)
-    say, close = model._printer(verbose, 0)
+    say, close = printer(verbose, 0, model.out)
     try:
         return _evaluate(model, X, y, say, client)
     finally:

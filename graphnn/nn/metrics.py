@@ -30,6 +30,10 @@ class Accuracy:
     def init(self, y: np.ndarray, reinit: bool = False) -> None:
         """Prepare from the training targets (only the regression accuracy needs to)."""
 
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """``y`` as :meth:`compare` reads it fastest (the same comparisons), made once per training run."""
+        return y
+
     def compare(self, predictions: np.ndarray, y: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
@@ -74,6 +78,10 @@ class CategoricalAccuracy(Accuracy):
             raise GraphError(f"CategoricalAccuracy: binary must be True or False, got {binary!r}")
         self.binary = bool(binary)
         super().__init__()
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        # class indices as argmax returns them (intp): the comparison then casts nothing
+        return y.astype(np.intp) if y.ndim == 1 and y.dtype.kind in "iu" and np.can_cast(y.dtype, np.intp) else y
 
     def compare(self, predictions: np.ndarray, y: np.ndarray) -> np.ndarray:
         if not self.binary and y.ndim == 2:

@@ -18,7 +18,6 @@ layers without dropout); training runs the compiled training graph with
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +33,7 @@ from graphnn.nn.layers import Dense, Dropout, Layer
 from graphnn.nn.losses import CategoricalCrossEntropy, Loss, regularization_loss
 from graphnn.nn.metrics import Accuracy, BinaryAccuracy, CategoricalAccuracy, RegressionAccuracy
 from graphnn.nn.optimizers import Optimizer
+from graphnn.nn.printer import printer
 from graphnn.runtime.hooks import NumericsError
 from graphnn.seeing.health import gradients
 from graphnn.seeing.recorder import Recorder
@@ -173,7 +173,7 @@ class Model:
             validation_data = self.check_data(*validation_data, "validation data")
         self.accuracy.init(y)
         batches = _batches(len(X), batch_size)
-        labels = _as_compared(y)
+        labels = self.accuracy.targets(y)
 
         def step(k: int, epoch: int) -> tuple:
             if batch_size is None:  # the whole data: no slicing
@@ -207,7 +207,7 @@ class Model:
         """
         history = {k: [] for k in ("accuracy", "loss", "data_loss", "reg_loss", "learning_rate")}
         history["validation"] = None
-        say, close = self._printer(verbose, epochs * n_batches)
+        say, close = printer(verbose, epochs * n_batches, self.out)
         try:
             for epoch in range(1, epochs + 1):
                 if batch_size is not None:
@@ -288,10 +288,7 @@ class Model:
 
     def _diverged(self, feeds: dict, where: tuple | None, problem: str) -> GraphError:
         """The error for a step that cannot be applied, naming the first NaN/Inf node (found by running it again)."""
-        if where is None:
-            where = "a step"
-        else:
-            where = f"epoch {where[0]}" + ("" if where[1] is None else f", step {where[1]}")
+        where = "a step" if where is None else f"epoch {where[0]}" + ("" if where[1] is None else f", step {where[1]}")
         try:
             self.graph.run(feeds, check_numerics=True)
         except NumericsError as error:
@@ -320,7 +317,7 @@ class Model:
         self._require("evaluate")
         batch_size = checks.check_options(batch_size, verbose)
         X, y = self.check_data(X, y, "evaluation data")
-        say, close = self._printer(verbose, 0)
+        say, close = printer(verbose, 0, self.out)
         try:
             return self._evaluate(X, y, batch_size, say)
         finally:
@@ -406,35 +403,10 @@ class Model:
         self._require("check_data")
         return checks.check_data(self, X, y, what)
 
-    def _printer(self, verbose: bool, total: int):
-        """``say(line)`` (with ``say.tick()``) and ``close()``: plain prints, or a tqdm bar in a terminal."""
-        bar = None
-        if verbose and total > 1 and _is_terminal():
-            from tqdm import tqdm
-            bar = tqdm(total=total, leave=False, dynamic_ncols=True, file=sys.stdout)
-
-        def say(line: str) -> None:
-            if not verbose:
-                return
-            if bar is not None:
-                bar.write(line)
-            else:
-                self.out(line)
-
-        say.tick = (lambda: bar.update(1)) if bar is not None else (lambda: None)
-        return say, (bar.close if bar is not None else (lambda: None))
-
     def __repr__(self) -> str:
         layers = ", ".join(type(layer).__name__ for layer in self.layers)
         return f"<Model [{layers}], loss {type(self.loss).__name__ if self.loss else None}, " \
                f"{'finalized' if self.finalized else 'not finalized'}>"
-
-
-def _is_terminal() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):  # a closed or replaced stdout
-        return False
 
 
 def _dask(X: Any, client) -> bool:
@@ -444,11 +416,6 @@ def _dask(X: Any, client) -> bool:
     if client is not None:
         raise GraphError("Model: client= is for Dask arrays; X is a numpy array, which trains in this process")
     return False
-
-
-def _as_compared(y: np.ndarray) -> np.ndarray:
-    """Class indices as numpy's argmax returns them (intp), so the accuracy's comparison casts nothing."""
-    return y.astype(np.intp) if y.ndim == 1 and y.dtype.kind in "iu" and np.can_cast(y.dtype, np.intp) else y
 
 
 def _batches(n: int, batch_size: int | None) -> list[slice]:
