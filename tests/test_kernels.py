@@ -93,8 +93,10 @@ def test_matmul(a_shape, b_shape):
 def test_matmul_uses_np_dot_as_it_is_at_call_time(book_numpy):
     # nnfs.init() replaced np.dot with a float64 wrapper: the kernel computes what it computes
     assert nnfs_dot.is_book_dot(np.dot)
-    a, b = f32(300, 64), f32(64, 3)
-    for x, y in ((a, b), (np.ascontiguousarray(a.T).T, b), (a.T, f32(300, 5)), (b.T, a.T), (a[::2], b)):
+    a, b, big = f32(300, 64), f32(64, 3), f32(1000, 64)  # big: computed in float64 scratch
+    assert nnfs_dot.worth_scratch(big.shape, (64, 3)) and not nnfs_dot.worth_scratch(a.shape, b.shape)
+    for x, y in ((a, b), (np.ascontiguousarray(a.T).T, b), (a.T, f32(300, 5)), (b.T, a.T), (a[::2], b),
+                 (big, b), (big.T, big), (big, f32(3, 64).T), (np.ascontiguousarray(big.T).T, b), (big[::2], b)):
         check(ops.matmul, x, y)
         assert check(ops.matmul, x, y).fn(x, y).tobytes() == np.dot(x, y).tobytes()
     check(ops.matmul, a, b.astype(np.float64))

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from graphnn.core.nnfs_dot import NUMPY_DOT, book_dot, is_book_dot
+from graphnn.core.nnfs_dot import NUMPY_DOT, book_dot, is_book_dot, worth_scratch
 
 try:
     from numpy._core.umath import clip as _clip_ufunc
@@ -261,12 +261,14 @@ def matmul_kernel(node, ins, out):
     if not (known(a, b, out) and a.dtype == b.dtype == out.dtype):
         return None
 
+    large = a.dtype == np.float32 and worth_scratch(a.shape, b.shape)
+
     def matmul(x, y, out=None):
         # np.dot as it is at call time; only numpy's own accepts out=
         dot = np.dot
         if out is not None and dot is NUMPY_DOT:
             return NUMPY_DOT(x, y, out)
-        if x.dtype == np.float32 and x.ndim <= 2 and y.ndim <= 2 and is_book_dot(dot):
+        if large and is_book_dot(dot):
             return book_dot(x, y, out)
         return dot(x, y)
 

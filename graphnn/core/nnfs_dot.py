@@ -11,7 +11,6 @@ per thread instead of three new arrays per product.
 
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -39,18 +38,15 @@ _BOOK_DOT: list = [None]
 
 
 def book_dot(x, y, out):
-    """What nnfs.init()'s dot computes, without its three new arrays (whose memory the allocator may
-    return to the system and fault in again): each argument copied to float64 in its own layout (as
-    ``astype`` copies it) into one scratch array per thread, numpy's dot, the product rounded to float32."""
-    shape = x.shape[:-1] + y.shape[1:]
-    size = x.size + y.size + math.prod(shape)
+    """What nnfs.init()'s dot computes on two matrices, without its three new arrays (for large ones
+    the allocator returns that memory to the system and faults it in again: chapter 17 spent a third of
+    its time so): each argument copied to float64 in its own layout (as ``astype`` copies it) into one
+    scratch array per thread, numpy's dot, the product rounded to float32 (into ``out`` when given)."""
+    shape = (x.shape[0], y.shape[1])
+    size = x.size + y.size + shape[0] * shape[1]
     layouts = [_layout(a) for a in (x, y)]
-    if None in layouts or size > _SCRATCH_LIMIT:
-        product = np.dot(x, y)
-        if out is None:
-            return product
-        np.copyto(out, product)
-        return out
+    if size > _SCRATCH_LIMIT or None in layouts:
+        return np.dot(x, y)
     scratch = getattr(_SCRATCH, "array", None)
     if scratch is None or scratch.size < size:
         scratch = _SCRATCH.array = np.empty(size, np.float64)
@@ -66,6 +62,15 @@ def book_dot(x, y, out):
         return product.astype(np.float32)
     np.copyto(out, product)
     return out
+
+
+def worth_scratch(a_shape: tuple, b_shape: tuple) -> bool:
+    """Whether a product of these shapes gets :func:`book_dot`'s scratch: when one of nnfs's float64
+    arrays would hold 32,768 numbers (256 KiB) or more. Smaller ones cost less through nnfs's dot, as
+    the allocator keeps and reuses their memory."""
+    if not len(a_shape) == len(b_shape) == 2:
+        return False
+    return max(a_shape[0] * a_shape[1], b_shape[0] * b_shape[1], a_shape[0] * b_shape[1]) >= 1 << 15
 
 
 def _layout(a) -> str | None:
