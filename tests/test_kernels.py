@@ -242,3 +242,10 @@ def test_dropout_mask_draws_the_same_mask_into_a_buffer(mask_dtype):
     expected = node.prim.bind(node)(np.zeros((300, 64), np.float32))
     for got in results:
         assert got.dtype == expected.dtype == out.dtype and got.tobytes() == expected.tobytes()
+
+
+def test_a_huge_relu_compares_with_the_number_itself():
+    # no array of zeros as large as a huge activation: beyond a cache, both loops wait on memory
+    big = Aval((1100, 1000), np.dtype("float32"))
+    kernel = kernels.ufunc_kernel(np.maximum, [Aval((), None, weak=0.0), big], big)
+    assert np.ndim(kernel.consts[0]) == 0
