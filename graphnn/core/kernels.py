@@ -268,8 +268,8 @@ def matmul_kernel(node, ins, out):
     def matmul(x, y, out=None):
         # np.dot as it is at call time; only numpy's own accepts out=
         dot = np.dot
-        if out is not None and dot is NUMPY_DOT:
-            return NUMPY_DOT(x, y, out)
+        if dot is NUMPY_DOT:
+            return dot(x, y) if out is None else dot(x, y, out)
         if large and is_book_dot(dot):
             return book_dot(x, y, out)
         return dot(x, y)
@@ -298,7 +298,7 @@ def clip_kernel(node, ins, out):
 
 
 def flat_picks(x) -> Callable:
-    """For an (N, C) aval: ``index(y)``, the positions of ``v[range(N), y]`` in ``v.reshape(-1)``.
+    """For an (N, C) aval or array: ``index(y)``, the positions of ``v[range(N), y]`` in ``v.reshape(-1)``.
 
     One addition and a flat index cost less than numpy's two-array fancy index.
     """

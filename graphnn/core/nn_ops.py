@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from graphnn.core import shapes as s
@@ -35,26 +37,26 @@ def _dropout_mask(x, rate, dtype=None):
     # Layer_Dropout does, so nnfs.init()'s seed gives the book's masks. The
     # book's division gives float64; cast to x's dtype (dtype=None) so a
     # float32 network stays float32, or to dtype.
+    return _draw_mask(x.shape, rate, x.dtype if dtype is None else np.dtype(dtype))
+
+
+def _draw_mask(shape, rate, dtype, out=None):
+    """binomial(1, 1 - rate, shape) / (1 - rate) as ``dtype``, or divided into
+    ``out``: the book's float64 quotient rounded as ``astype`` rounds it."""
     keep = 1.0 - rate
-    mask = np.random.binomial(1, keep, size=x.shape) / keep
-    return mask.astype(x.dtype if dtype is None else dtype, copy=False)
+    drawn = np.random.binomial(1, keep, size=shape)
+    if out is None:
+        return (drawn / keep).astype(dtype, copy=False)
+    return np.divide(drawn, keep, out=out)
 
 
 def _dropout_mask_kernel(node, ins, out):
-    """The same draw, divided into the plan's buffer: the book's float64 quotient, rounded to the buffer's
-    dtype as ``astype`` rounds it. One large temporary instead of two, so the allocator reuses its memory
-    from step to step instead of returning it to the system and faulting it in again."""
+    """The same draw, divided into the plan's buffer: one large temporary instead of two, so the
+    allocator reuses its memory from step to step instead of returning it to the system and
+    faulting it in again."""
     if not known(out):
         return None
-    keep, shape, dtype = 1.0 - node.attrs["rate"], out.shape, out.dtype
-
-    def dropout_mask(out=None):
-        drawn = np.random.binomial(1, keep, size=shape)
-        if out is None:
-            return (drawn / keep).astype(dtype, copy=False)
-        return np.divide(drawn, keep, out=out)
-
-    return Kernel(dropout_mask, (), out=True)
+    return Kernel(functools.partial(_draw_mask, out.shape, node.attrs["rate"], out.dtype), (), out=True)
 
 
 def _dropout_mask_rule(x: Aval, rate, dtype=None):
@@ -83,22 +85,28 @@ def _rows_inside(probs, labels, lo, hi):
 
 
 def _softmax_cce_grad(probs, labels, lo, hi, mask_clipped=False):
-    # The book's chapter 9 result, in its order of operations:
-    # d = probs.copy(); d[range(N), y] -= 1; d = d / N.
-    n = len(probs)
-    d = probs.copy()
     if labels.ndim == 1:
-        check_labels(probs, labels)
-        d[np.arange(n), labels] -= 1
+        d = _minus_one_hot_over_n(probs, labels, flat_picks(probs), probs.copy())
     else:
         _check_one_hot(labels)
-        d -= labels.astype(d.dtype, copy=False)  # the zeros change nothing: the book's bits
-    d = d / n
+        d = probs - labels.astype(probs.dtype, copy=False)  # the zeros change nothing: the book's bits
+        d = np.divide(d, len(probs), out=d)
     if mask_clipped:
         inside = _rows_inside(probs, labels, lo, hi)
         if not inside.all():
             d[~inside] = 0  # the plain chain's clip passes no gradient there
     return d
+
+
+def _minus_one_hot_over_n(probs, labels, index, d):
+    """The book's chapter 9 result for class indices into ``d`` (a copy of ``probs`` or a buffer, which
+    may be ``probs`` itself), in its order of operations: d = probs.copy(); d[range(N), y] -= 1;
+    d = d / N. ``index``: :func:`flat_picks` for ``probs``' shape."""
+    check_labels(probs, labels)
+    if d is not probs:
+        np.copyto(d, probs)
+    d.reshape(-1)[index(labels)] -= 1
+    return np.divide(d, len(probs), out=d)
 
 
 def _softmax_cce_grad_kernel(node, ins, out):
@@ -107,16 +115,10 @@ def _softmax_cce_grad_kernel(node, ins, out):
     if node.attrs.get("mask_clipped") or not known(probs, labels) or len(probs.shape) != 2 \
             or len(labels.shape) != 1:
         return None
-    n = probs.shape[0]
     index = flat_picks(probs)
 
     def softmax_cce_grad(p, y, out=None):
-        check_labels(p, y)
-        d = p.copy() if out is None else out
-        if out is not None and out is not p:
-            np.copyto(d, p)
-        d.reshape(-1)[index(y)] -= 1
-        return np.divide(d, n, out=d)
+        return _minus_one_hot_over_n(p, y, index, p.copy() if out is None else out)
 
     inplace = (0,) if probs.shape == out.shape and probs.dtype == out.dtype else ()
     return Kernel(softmax_cce_grad, (0, 1), out=True, inplace=inplace)
