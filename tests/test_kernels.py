@@ -249,3 +249,16 @@ def test_a_huge_relu_compares_with_the_number_itself():
     big = Aval((1100, 1000), np.dtype("float32"))
     kernel = kernels.ufunc_kernel(np.maximum, [Aval((), None, weak=0.0), big], big)
     assert np.ndim(kernel.consts[0]) == 0
+
+
+def test_dropout_mask_of_integers_is_float64_as_declared_optimized_or_not():
+    # it was cast to the integers' dtype unoptimized (1 / 0.9 became 1), float64 optimized
+    x = gn.Input("x", dtype="int64")
+    mask = nn_ops.dropout_mask(x, 0.1)
+    graph = gn.Graph([mask])
+    masks = []
+    for optimize in (False, True):
+        np.random.seed(5)
+        masks.append(graph.run({x: np.ones((40, 30), np.int64)}, optimize=optimize, keep="fetched")[mask])
+    assert mask.dtype == masks[0].dtype == masks[1].dtype == np.float64
+    assert masks[0].tobytes() == masks[1].tobytes() and set(np.unique(masks[0])) == {0.0, 1 / 0.9}

@@ -41,12 +41,13 @@ def _dropout_mask(x, rate, dtype=None):
 
 
 def _draw_mask(shape, rate, dtype, out=None):
-    """binomial(1, 1 - rate, shape) / (1 - rate) as ``dtype``, or divided into
+    """binomial(1, 1 - rate, shape) / (1 - rate) as ``dtype`` (integers: float64, as the shape rule
+    says), or divided into
     ``out``: the book's float64 quotient rounded as ``astype`` rounds it."""
     keep = 1.0 - rate
     drawn = np.random.binomial(1, keep, size=shape)
     if out is None:
-        return (drawn / keep).astype(dtype, copy=False)
+        return (drawn / keep).astype(dtype if dtype.kind == "f" else np.float64, copy=False)
     return np.divide(drawn, keep, out=out)
 
 
