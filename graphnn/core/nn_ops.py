@@ -42,8 +42,7 @@ def _dropout_mask(x, rate, dtype=None):
 
 def _draw_mask(shape, rate, dtype, out=None):
     """binomial(1, 1 - rate, shape) / (1 - rate) as ``dtype`` (integers: float64, as the shape rule
-    says), or divided into
-    ``out``: the book's float64 quotient rounded as ``astype`` rounds it."""
+    says), or divided into ``out``: the book's float64 quotient rounded as ``astype`` rounds it."""
     keep = 1.0 - rate
     drawn = np.random.binomial(1, keep, size=shape)
     if out is None:
@@ -87,7 +86,7 @@ def _rows_inside(probs, labels, lo, hi):
 
 def _softmax_cce_grad(probs, labels, lo, hi, mask_clipped=False):
     if labels.ndim == 1:
-        d = _minus_one_hot_over_n(probs, labels, flat_picks(probs), probs.copy())
+        d = _minus_one_hot_over_n(probs, labels, flat_picks(probs), np.empty(probs.shape, probs.dtype))
     else:
         _check_one_hot(labels)
         d = probs - labels.astype(probs.dtype, copy=False)  # the zeros change nothing: the book's bits
@@ -100,8 +99,8 @@ def _softmax_cce_grad(probs, labels, lo, hi, mask_clipped=False):
 
 
 def _minus_one_hot_over_n(probs, labels, index, d):
-    """The book's chapter 9 result for class indices into ``d`` (a copy of ``probs`` or a buffer, which
-    may be ``probs`` itself), in its order of operations: d = probs.copy(); d[range(N), y] -= 1;
+    """The book's chapter 9 result for class indices into ``d`` (a C-ordered array of ``probs``' shape
+    and dtype, which may be ``probs`` itself), in its order of operations: d = probs.copy(); d[range(N), y] -= 1;
     d = d / N. ``index``: :func:`flat_picks` for ``probs``' shape."""
     check_labels(probs, labels)
     if d is not probs:
@@ -119,7 +118,7 @@ def _softmax_cce_grad_kernel(node, ins, out):
     index = flat_picks(probs)
 
     def softmax_cce_grad(p, y, out=None):
-        return _minus_one_hot_over_n(p, y, index, p.copy() if out is None else out)
+        return _minus_one_hot_over_n(p, y, index, np.empty(p.shape, p.dtype) if out is None else out)
 
     inplace = (0,) if probs.shape == out.shape and probs.dtype == out.dtype else ()
     return Kernel(softmax_cce_grad, (0, 1), out=True, inplace=inplace)
