@@ -288,7 +288,6 @@ def _plan_memory(order, kernels, args, avals, kept, c_order):
 def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffers, hooked, avals,
               copied) -> Program:
     slot = {n: i for i, n in enumerate(order)}
-    var = {n: f"v{slot[n]}" for n in order}
     namespace: dict[str, Any] = {f"b{k}": b for k, b in enumerate(buffers)}
     namespace["_check"], namespace["_copy"] = check_value, _copy
     kept_set = {rep[k] for k in kept}
@@ -297,10 +296,19 @@ def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffer
         for a in args.get(n, ()):
             if a is not None:
                 last_use[a] = n
+    # A value takes over the variable of an argument read for the last time on
+    # its line (within one chunk): the assignment drops that argument as a
+    # ``del`` would, and fewer variables compile much faster. Others are deleted.
+    chunk = (lambda i: i // CHUNK) if len(order) > CHUNK else (lambda i: 0)
+    var: dict[Node, str] = {}
     frees: dict[Node, list[str]] = {}
-    for a, user in last_use.items():
-        if a not in kept_set:
-            frees.setdefault(user, []).append(var[a])
+    for n in order:
+        dying = [a for a in dict.fromkeys(args.get(n, ()))
+                 if a is not None and last_use[a] is n and a not in kept_set]
+        heir = next((a for a in dying if chunk(slot[a]) == chunk(slot[n])), None)
+        var[n] = var[heir] if heir is not None else f"v{slot[n]}"
+        if len(dying) > (heir is not None):
+            frees[n] = [var[a] for a in dying if a is not heir]
 
     params = [f"i{k}" for k in range(len(inputs))]
     position = {n: k for k, n in enumerate(inputs)}
@@ -396,7 +404,7 @@ def _chunked(order, body, params, returned, var, args, position, namespace, line
         kept[chunk_of[v]].append(p)
     sources, top = [], [f"def _plan({', '.join(['_hook'] + params)}):"]
     for c, part in enumerate(parts):
-        gives = _tuple(var[n] for n in part if last.get(var[n], c) > c)
+        gives = _tuple(dict.fromkeys(var[n] for n in part if last.get(var[n], c) > c))
         sources.append(_define(f"_plan{c}", ["_hook"] + needs[c], part, body[c * CHUNK:(c + 1) * CHUNK],
                                namespace, lines, f"{gives}, {_tuple(returned[p] for p in kept[c])}"))
         top.append(f"    {gives}, _k{c} = _plan{c}({', '.join(['_hook'] + needs[c])})")
