@@ -216,6 +216,16 @@ def test_gate(strict):
     check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(300, 3), 1e-7, np.abs(f32(300, 3)))
     # a float64 gradient gated by a float32 comparison with a Python number
     check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(30, 3).astype(np.float64), f32(30, 3), 0.1)
+    g = f32(300, 64)
+    g[1, :4] = [np.nan, np.inf, -np.inf, -0.0]  # NaN/Inf times a 0 of the mask, -0.0 times 1
+    x[1, :4], x[2, :3] = -1.0, [np.nan, 1.0, -0.0]
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), g, x, 0.0)
+    # the mask broadcast wider than the gradient; integer and half-precision gradients; a Python number
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(1, 3), f32(30, 3), f32(30, 1))
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), np.arange(-6, 6, dtype=np.int32).reshape(4, 3),
+          f32(4, 3), 0.0)
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(4, 3).astype(np.float16), f32(4, 3), 0.0)
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), 2.5, f32(4, 3), 0.0)
 
 
 def test_ops_without_a_kernel_run_their_own_forward():
