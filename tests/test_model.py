@@ -100,6 +100,36 @@ def test_evaluate_and_predict_with_and_without_batches(capsys):
     assert np.array_equal(model.output_layer_activation.predictions(whole), np.argmax(whole, axis=1))
 
 
+@pytest.mark.parametrize("layout", ["float32", "float64 F-ordered", "int16 labels strided", "one-hot float64"])
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_training_looks_plans_up_once_and_trains_as_graph_run_does(layout, batch_size, monkeypatch):
+    """Model.train checks its data once and finds the plan of each batch length once per run; the
+    steps are the same bit for bit as through graph.run, whose feed conversions still apply."""
+    X, y = _spiral(samples=20)
+    if layout == "float64 F-ordered":
+        X = np.asfortranarray(X.astype(np.float64))
+    elif layout == "int16 labels strided":
+        y = np.repeat(y.astype(np.int16), 2)[::2]  # not contiguous: made so, as a run would
+    elif layout == "one-hot float64":
+        y = np.asfortranarray(np.eye(3)[y])
+
+    def train(via_run: bool):
+        np.random.seed(3)
+        model = _classifier(dropout=True)
+        if via_run:
+            monkeypatch.setattr(gn.Model, "_run_checked", lambda self, feeds, plans: self.graph.run(
+                feeds, keep="fetched"))
+        history = model.train(X, y, epochs=4, batch_size=batch_size, verbose=False)
+        monkeypatch.undo()
+        return history, [p.value.tobytes() for p in model.params], model
+
+    fast, slow = train(False), train(True)
+    assert fast[0] == slow[0] and fast[1] == slow[1]
+    model = fast[2]
+    assert model.optimizer.iterations == 4 * (1 if batch_size is None else 9)
+    assert all(a.flags.c_contiguous for a in model.check_data(X, y))  # what the steps were given
+
+
 def test_dropout_only_in_the_training_graph():
     X, y = _spiral()
     model = _classifier(dropout=True)

@@ -59,9 +59,7 @@ def check_data(model, X: Any, y: Any, what: str = "data") -> tuple[np.ndarray, n
         raise GraphError(f"{what}: {type(model.loss).__name__} needs y of the outputs' shape "
                          f"{format_shape((len(X),) + tuple(out[1:]))}, got "
                          f"{format_shape(y.shape)}{hint}")
-    else:
-        y = _feed(model.target, y, what, "y")
-    return X, y
+    return X, _feed(model.target, y, what, "y")  # as a run converts it (class labels: made contiguous)
 
 
 def check_options(batch_size, verbose) -> int | None:

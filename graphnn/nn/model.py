@@ -174,13 +174,15 @@ class Model:
         self.accuracy.init(y)
         batches = _batches(len(X), batch_size)
         labels = self.accuracy.targets(y)
+        plans: dict = {}  # batch length -> plan, for this training run's checked data
 
         def step(k: int, epoch: int) -> tuple:
             if batch_size is None:  # the whole data: no slicing
-                data_loss, reg_loss, _, accuracy = self._step(X, y, (epoch, None), record, labels)
+                data_loss, reg_loss, _, accuracy = self._step(X, y, (epoch, None), record, labels, plans)
                 return data_loss, reg_loss, None, len(X), accuracy
             rows = batches[k]
-            data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows], (epoch, k), record, labels[rows])
+            data_loss, reg_loss, samples, accuracy = self._step(X[rows], y[rows], (epoch, k), record, labels[rows],
+                                                                plans)
             return data_loss, reg_loss, np.sum(samples), len(samples), accuracy
 
         validate = None if validation_data is None else (lambda say: self._evaluate(*validation_data, batch_size, say))
@@ -250,18 +252,22 @@ class Model:
                 f"lr: {self.optimizer.current_learning_rate}")
 
     def _step(self, X: np.ndarray, y: np.ndarray, where: tuple | None = None, record: Recorder | None = None,
-              labels: np.ndarray | None = None):
+              labels: np.ndarray | None = None, plans: dict | None = None):
         """One forward/backward/update on a batch; returns data loss, reg loss, samples, accuracy.
 
         A NaN/Inf loss or gradient stops training before the update, with an
         error naming ``where`` (epoch, step) and the first node that went
-        non-finite. ``labels``: ``y`` as the accuracy compares it.
+        non-finite. ``labels``: ``y`` as the accuracy compares it. ``plans``:
+        see :meth:`_run_checked`.
         """
         feeds = {self.input: X, self.target: y}
-        recording = record is not None and record.due(self.optimizer.iterations)
-        values = self.graph.run(feeds, keep="all" if recording else "fetched")
-        if recording:  # before the optimizer changes the parameters
-            record.record_model(self, feeds, values)
+        if record is not None and record.due(self.optimizer.iterations):
+            values = self.graph.run(feeds)
+            record.record_model(self, feeds, values)  # before the optimizer changes the parameters
+        elif plans is None:
+            values = self.graph.run(feeds, keep="fetched")
+        else:
+            values = self._run_checked(feeds, plans)
         data_loss, total = values[self.data_loss], values[self.total_loss]
         reg_loss = values[self.regularization] if self.regularization is not None else 0
         predictions = self.output_layer_activation.predictions(values[self.output])
@@ -273,6 +279,16 @@ class Model:
         except GraphError as error:  # the gradients are right by construction: NaN/Inf or an overflow
             raise self._diverged(feeds, where, str(error)) from None
         return data_loss, reg_loss, values[self.sample_losses], accuracy
+
+    def _run_checked(self, feeds: dict, plans: dict) -> dict:
+        """``graph.run(feeds, keep="fetched")`` on row ranges of data that :meth:`check_data` has checked
+        and converted as a run would: the plan for each batch length is found, and its feed checked,
+        once per training run (``plans``), not at every step (parameters keep their shapes and dtypes)."""
+        rows = len(feeds[self.input])
+        plan = plans.get(rows)
+        if plan is None:
+            plan = plans[rows] = self.graph.plan(feeds, keep="fetched")
+        return plan.execute(feeds, None)
 
     def gradient_graph(self) -> tuple | None:
         """``(graph, forward node -> gradient node)`` for every forward op, built once (what a Recorder
