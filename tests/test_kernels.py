@@ -219,9 +219,15 @@ def test_gate(strict):
     g = f32(300, 64)
     g[1, :4] = [np.nan, np.inf, -np.inf, -0.0]  # NaN/Inf times a 0 of the mask, -0.0 times 1
     x[1, :4], x[2, :3] = -1.0, [np.nan, 1.0, -0.0]
-    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), g, x, 0.0)
-    # the mask broadcast wider than the gradient; integer and half-precision gradients; a Python number
+    kernel = check(lambda g, a, b: ops.gate(g, a, b, strict=strict), g, x, 0.0)
+    assert kernel.inplace == (1,)  # the comparison may overwrite a dying x: then the product is made there
+    expected = g * (x > 0.0 if strict else x >= 0.0)
+    args = [kernel.consts.get(p, v) for p, v in zip(kernel.args, (g, x.copy(), 0.0))]
+    assert kernel.fn(*args, out=args[1]).tobytes() == expected.tobytes()
+    # the mask broadcast wider than the gradient, or narrower; integer and half-precision gradients;
+    # a Python number
     check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(1, 3), f32(30, 3), f32(30, 1))
+    check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(30, 3), f32(30, 1), 0.0)
     check(lambda g, a, b: ops.gate(g, a, b, strict=strict), np.arange(-6, 6, dtype=np.int32).reshape(4, 3),
           f32(4, 3), 0.0)
     check(lambda g, a, b: ops.gate(g, a, b, strict=strict), f32(4, 3).astype(np.float16), f32(4, 3), 0.0)

@@ -379,19 +379,25 @@ def gate_kernel(node, ins, out):
     if not known(a, b):
         return None
     compare = np.greater if node.attrs.get("strict", True) else np.greater_equal
-    # The comparison written as 1s and 0s of the dtype the product casts the booleans to:
-    # a product of two arrays of one dtype runs without numpy's casting buffers (1.5x faster).
-    shape = np.broadcast_shapes(a.shape, b.shape)
-    dtype = np.result_type(g.dtype, np.bool_) if g.weak is None and g.dtype is not None else np.dtype(bool)
-    scratch, empty, multiply = np.empty(shape, dtype), np.empty, np.multiply
+    shape, empty, multiply = np.broadcast_shapes(a.shape, b.shape), np.empty, np.multiply
+    consts = weak_consts(ins, (1, 2))
+    if g.weak is None and g.dtype is not None and out.shape == shape and out.dtype == np.result_type(g.dtype, bool):
+        # The comparison written into the result's memory as 1s and 0s of the product's dtype, then
+        # multiplied there: a product of two float arrays runs without numpy's casting buffers (1.5x faster).
+        def gate(v, x, y, out=None):
+            mask = compare(x, y, out=empty(shape, out_dtype) if out is None else out)
+            return multiply(v, mask, out=mask)
 
-    def gate(v, x, y, out=None):
-        if out is None:  # a plan without buffers may run in several threads at once
-            return multiply(v, compare(x, y, out=empty(shape, dtype)))
+        out_dtype = out.dtype
+        return Kernel(gate, (0, 1, 2), out=True, inplace=(1,) if _same_as_out(a, out) else (), consts=consts)
+    scratch = np.empty(shape, dtype=bool)
+
+    def gate_cast(v, x, y, out=None):
+        if out is None:
+            return multiply(v, compare(x, y))
         return multiply(v, compare(x, y, out=scratch), out=out)
 
-    inplace = (0,) if _same_as_out(g, out) else ()
-    return Kernel(gate, (0, 1, 2), out=True, inplace=inplace, consts=weak_consts(ins, (1, 2)))
+    return Kernel(gate_cast, (0, 1, 2), out=True, inplace=(0,) if _same_as_out(g, out) else (), consts=consts)
 
 
 def filled_kernel(fill: Callable) -> Callable:
