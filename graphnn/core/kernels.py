@@ -384,11 +384,12 @@ def gate_kernel(node, ins, out):
     if g.weak is None and g.dtype is not None and out.shape == shape and out.dtype == np.result_type(g.dtype, bool):
         # The comparison written into the result's memory as 1s and 0s of the product's dtype, then
         # multiplied there: a product of two float arrays runs without numpy's casting buffers (1.5x faster).
+        dtype = out.dtype
+
         def gate(v, x, y, out=None):
-            mask = compare(x, y, out=empty(shape, out_dtype) if out is None else out)
+            mask = compare(x, y, out=empty(shape, dtype) if out is None else out)
             return multiply(v, mask, out=mask)
 
-        out_dtype = out.dtype
         return Kernel(gate, (0, 1, 2), out=True, inplace=(1,) if _same_as_out(a, out) else (), consts=consts)
     scratch = np.empty(shape, dtype=bool)
 
