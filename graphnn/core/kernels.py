@@ -86,14 +86,14 @@ def weak_consts(ins: list, group: tuple[int, ...]) -> dict[int, Any]:
     return consts
 
 
-def _same_as_out(a, out) -> bool:
+def same_as_out(a, out) -> bool:
     return a.weak is None and a.shape == out.shape and a.dtype == out.dtype
 
 
 def ufunc_kernel(ufunc: np.ufunc, ins: list, out) -> Kernel:
     """Any ufunc: writes into a buffer, may reuse a dying input's buffer, converts Python numbers once."""
     positions = tuple(range(len(ins)))
-    inplace = tuple(i for i, a in enumerate(ins) if _same_as_out(a, out))
+    inplace = tuple(i for i, a in enumerate(ins) if same_as_out(a, out))
     consts = weak_consts(ins, positions)
     if ufunc in (np.maximum, np.minimum) and known(out) and 1 < math.prod(out.shape) <= _FILLED_MAX:
         # numpy's maximum against a scalar is a plain loop, against an array of the same shape a
@@ -390,7 +390,7 @@ def gate_kernel(node, ins, out):
             mask = compare(x, y, out=empty(shape, dtype) if out is None else out)
             return multiply(v, mask, out=mask)
 
-        return Kernel(gate, (0, 1, 2), out=True, inplace=(1,) if _same_as_out(a, out) else (), consts=consts)
+        return Kernel(gate, (0, 1, 2), out=True, inplace=(1,) if same_as_out(a, out) else (), consts=consts)
     scratch = np.empty(shape, dtype=bool)
 
     def gate_cast(v, x, y, out=None):
@@ -398,7 +398,7 @@ def gate_kernel(node, ins, out):
             return multiply(v, compare(x, y))
         return multiply(v, compare(x, y, out=scratch), out=out)
 
-    return Kernel(gate_cast, (0, 1, 2), out=True, inplace=(0,) if _same_as_out(g, out) else (), consts=consts)
+    return Kernel(gate_cast, (0, 1, 2), out=True, inplace=(0,) if same_as_out(g, out) else (), consts=consts)
 
 
 def filled_kernel(fill: Callable) -> Callable:

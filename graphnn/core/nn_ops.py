@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from graphnn.core import shapes as s
-from graphnn.core.kernels import Kernel, check_labels, flat_picks, known
+from graphnn.core.kernels import Kernel, check_labels, flat_picks, known, same_as_out
 from graphnn.core.node import Node
 from graphnn.core.ops import mul
 from graphnn.core.primitive import ZERO, Aval, ShapeError, define_primitive
@@ -120,8 +120,7 @@ def _softmax_cce_grad_kernel(node, ins, out):
     def softmax_cce_grad(p, y, out=None):
         return _minus_one_hot_over_n(p, y, index, np.empty(p.shape, p.dtype) if out is None else out)
 
-    inplace = (0,) if probs.shape == out.shape and probs.dtype == out.dtype else ()
-    return Kernel(softmax_cce_grad, (0, 1), out=True, inplace=inplace)
+    return Kernel(softmax_cce_grad, (0, 1), out=True, inplace=(0,) if same_as_out(probs, out) else ())
 
 
 def _softmax_cce_scale(probs, labels, lo, hi, mask_clipped=False):
